@@ -1,0 +1,455 @@
+/**
+ * The narrow GPU runtime every kernel goes through: one device, a pipeline
+ * cache keyed by WGSL source, tracked buffers, and one command encoder that
+ * collects a whole training step so it is submitted once.
+ *
+ * Layer: imports only `lib/errors.ts`. Kernels (`shaders/`) build on this.
+ * @module
+ */
+
+import { ArbnetError } from "../errors.ts";
+
+/** What {@linkcode requestDevice} accepts. */
+export interface DeviceOptions {
+  /** Passed to `navigator.gpu.requestAdapter`. */
+  powerPreference?: GPUPowerPreference;
+  /** Label for the device, shown in driver messages. */
+  label?: string;
+}
+
+/** Static facts about the adapter, used as the autotuner's cache key. */
+export interface AdapterDescription {
+  /** Driver's adapter name, e.g. `"llvmpipe (LLVM 15.0.6, 256 bits)"`. */
+  description: string;
+  /** Vendor id or name as reported. */
+  vendor: string;
+  /** Architecture as reported (often empty). */
+  architecture: string;
+  /** True for software adapters (lavapipe, llvmpipe, SwiftShader). */
+  isFallbackAdapter: boolean;
+}
+
+/** Counters that show whether a training loop allocates GPU objects per step. */
+export interface GpuStats {
+  /** Live buffers created through this device and not yet destroyed. */
+  liveBuffers: number;
+  /** Bytes held by the live buffers. */
+  liveBytes: number;
+  /** Buffers ever created. */
+  buffersCreated: number;
+  /** Bind groups ever created. */
+  bindGroupsCreated: number;
+  /** Compute pipelines compiled (cache misses). */
+  pipelinesCompiled: number;
+  /** Command buffers submitted. */
+  submits: number;
+  /** Compute dispatches recorded. */
+  dispatches: number;
+}
+
+/** A compiled compute program: its pipeline and the source it came from. */
+export interface Program {
+  /** The compiled pipeline (layout `auto`, entry point `main`). */
+  readonly pipeline: GPUComputePipeline;
+  /** Human-readable name used in labels and errors. */
+  readonly label: string;
+}
+
+/** A program with its buffers bound and its grid fixed: recorded many times, built once. */
+export interface Launch {
+  /** The program to run. */
+  readonly program: Program;
+  /** Its bind group (group 0). */
+  readonly bindGroup: GPUBindGroup;
+  /** Workgroups along x, y, z. */
+  readonly workgroups: readonly [number, number, number];
+}
+
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/**
+ * Requests a WebGPU adapter and device headless, with the adapter's largest
+ * buffer and workgroup limits, and wraps it as a {@linkcode Gpu}.
+ *
+ * Throws an {@linkcode ArbnetError} that says how to fix it when no adapter exists.
+ *
+ * @example
+ * ```ts
+ * import { requestDevice } from "./device.ts";
+ * const gpu = await requestDevice();
+ * console.log(gpu.adapter.description);
+ * gpu.destroy();
+ * ```
+ */
+export async function requestDevice(options: DeviceOptions = {}): Promise<Gpu> {
+  if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) {
+    throw new ArbnetError(
+      "WebGPU is not available in this runtime: run under Deno 2 (navigator.gpu), " +
+        "e.g. `deno run` without --no-webgpu.",
+    );
+  }
+  const adapter = await navigator.gpu.requestAdapter({
+    powerPreference: options.powerPreference,
+  });
+  if (!adapter) {
+    throw new ArbnetError(
+      "no WebGPU adapter found. On a machine without a GPU install Mesa's software " +
+        "Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`), or select " +
+        "another backend with DENO_WEBGPU_BACKEND (vulkan, gl), then try again.",
+    );
+  }
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    label: options.label ?? "arbnet",
+    requiredLimits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    },
+  });
+  const info = adapter.info;
+  return new Gpu(device, {
+    description: info.description || info.device || "unknown adapter",
+    vendor: info.vendor,
+    architecture: info.architecture,
+    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+  });
+}
+
+/**
+ * One WebGPU device and everything arbnet keeps about it. Work is recorded
+ * into a single open command encoder ({@linkcode Gpu.dispatch},
+ * {@linkcode Gpu.clear}, {@linkcode Gpu.copy}) and submitted by
+ * {@linkcode Gpu.flush} or by a read.
+ */
+export class Gpu {
+  /** The underlying WebGPU device. */
+  readonly device: GPUDevice;
+  /** What the adapter says about itself. */
+  readonly adapter: AdapterDescription;
+  /** Set once the device is lost; every later call throws it. */
+  lost: GPUDeviceLostInfo | null = null;
+
+  readonly #programs = new Map<string, Promise<Program>>();
+  readonly #live = new Map<GPUBuffer, number>();
+  readonly #staging = new Map<number, GPUBuffer[]>();
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #stats: GpuStats = {
+    liveBuffers: 0,
+    liveBytes: 0,
+    buffersCreated: 0,
+    bindGroupsCreated: 0,
+    pipelinesCompiled: 0,
+    submits: 0,
+    dispatches: 0,
+  };
+  #destroyed = false;
+
+  /** Wraps an existing device; most callers want {@linkcode requestDevice}. */
+  constructor(device: GPUDevice, adapter: AdapterDescription) {
+    this.device = device;
+    this.adapter = adapter;
+    device.lost.then((info) => {
+      if (!this.#destroyed) this.lost = info;
+    });
+  }
+
+  /** Device limits in force. */
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  /** A snapshot of the allocation and submission counters. */
+  get stats(): GpuStats {
+    return { ...this.#stats, liveBuffers: this.#live.size, liveBytes: this.#liveBytes() };
+  }
+
+  #liveBytes(): number {
+    let n = 0;
+    for (const size of this.#live.values()) n += size;
+    return n;
+  }
+
+  #check(): void {
+    if (this.#destroyed) throw new ArbnetError("this Gpu has been destroyed");
+    if (this.lost) {
+      throw new ArbnetError(
+        `the GPU device was lost (${this.lost.reason}: ${this.lost.message}); ` +
+          "request a new device and resume from the last checkpoint",
+      );
+    }
+  }
+
+  /**
+   * Compiles (once per distinct source) a compute program with entry point
+   * `main`. Concurrent requests for the same source share one compile.
+   * Compile errors are thrown with the WGSL lines around the fault.
+   */
+  program(label: string, code: string): Promise<Program> {
+    this.#check();
+    let p = this.#programs.get(code);
+    if (!p) {
+      p = this.#compile(label, code);
+      this.#programs.set(code, p);
+      p.catch(() => this.#programs.delete(code));
+    }
+    return p;
+  }
+
+  async #compile(label: string, code: string): Promise<Program> {
+    const device = this.device;
+    device.pushErrorScope("validation");
+    const module = device.createShaderModule({ label, code });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === "error");
+    if (errors.length > 0) {
+      await device.popErrorScope();
+      throw new ArbnetError(
+        `WGSL of ${label} does not compile:\n` + formatWgslErrors(code, errors),
+      );
+    }
+    const pipeline = device.createComputePipeline({
+      label,
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+    });
+    const err = await device.popErrorScope();
+    if (err) throw new ArbnetError(`pipeline ${label} is invalid: ${err.message}`);
+    this.#stats.pipelinesCompiled++;
+    return { pipeline, label };
+  }
+
+  /** Creates a tracked buffer (storage, copy source and destination by default). */
+  buffer(size: number, label: string, usage: number = STORAGE): GPUBuffer {
+    this.#check();
+    // WebGPU requires sizes that are multiples of 4; empty bindings are invalid.
+    const bytes = Math.max(4, Math.ceil(size / 4) * 4);
+    if (bytes > this.limits.maxBufferSize) {
+      throw new ArbnetError(
+        `buffer ${label} needs ${bytes} bytes, over this device's maxBufferSize ` +
+          `${this.limits.maxBufferSize} by ${bytes - this.limits.maxBufferSize}; ` +
+          "use a smaller batch or layer, or a procedural hash",
+      );
+    }
+    const buf = this.device.createBuffer({ label, size: bytes, usage });
+    this.#live.set(buf, bytes);
+    this.#stats.buffersCreated++;
+    return buf;
+  }
+
+  /** Creates a tracked storage buffer holding `data`. */
+  upload(data: ArrayBufferView, label: string, usage: number = STORAGE): GPUBuffer {
+    const buf = this.buffer(data.byteLength, label, usage);
+    this.write(buf, data);
+    return buf;
+  }
+
+  /** A small uniform buffer holding u32/f32 words, for a launch's fixed parameters. */
+  uniform(words: ArrayLike<number>, label: string, floatFrom = Infinity): GPUBuffer {
+    const n = Math.max(4, Math.ceil(words.length / 4) * 4);
+    const data = new ArrayBuffer(n * 4);
+    const u = new Uint32Array(data);
+    const f = new Float32Array(data);
+    for (let i = 0; i < words.length; i++) {
+      if (i >= floatFrom) f[i] = words[i];
+      else u[i] = words[i];
+    }
+    return this.upload(u, label, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  }
+
+  /**
+   * Writes host data into a buffer. queue.writeBuffer lands before the next
+   * submit, i.e. before work already recorded but not yet submitted; by
+   * default that work is flushed first so it still sees the old contents.
+   * Pass `flushFirst: false` when no recorded work reads the buffer (it
+   * keeps a step in one submission).
+   */
+  write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0, flushFirst = true): void {
+    this.#check();
+    if (flushFirst && this.#encoder) this.flush();
+    const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
+    this.device.queue.writeBuffer(
+      buffer,
+      byteOffset,
+      padded.buffer as ArrayBuffer,
+      padded.byteOffset,
+      padded.byteLength,
+    );
+  }
+
+  /** Frees a buffer now and stops tracking it. */
+  release(buffer: GPUBuffer | null | undefined): void {
+    if (!buffer) return;
+    if (this.#live.delete(buffer)) buffer.destroy();
+  }
+
+  /** Binds `buffers[i]` to binding `i` of group 0. Build once, record many times. */
+  bind(
+    program: Program,
+    buffers: readonly (GPUBuffer | null)[],
+    workgroups: readonly [number, number, number],
+  ): Launch {
+    this.#check();
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (workgroups.some((w) => w > max)) {
+      throw new ArbnetError(
+        `${program.label} needs a grid of ${workgroups.join("×")} workgroups, over this ` +
+          `device's maxComputeWorkgroupsPerDimension (${max}); use a smaller batch or layer`,
+      );
+    }
+    const bindGroup = this.device.createBindGroup({
+      label: program.label,
+      layout: program.pipeline.getBindGroupLayout(0),
+      // A null leaves a binding number unused: kernels composed from pieces
+      // keep fixed binding numbers per role, so some variants skip a number.
+      entries: buffers.flatMap((buffer, binding) =>
+        buffer ? [{ binding, resource: { buffer } }] : []
+      ),
+    });
+    this.#stats.bindGroupsCreated++;
+    return { program, bindGroup, workgroups };
+  }
+
+  #openEncoder(): GPUCommandEncoder {
+    this.#check();
+    return this.#encoder ??= this.device.createCommandEncoder({ label: "arbnet step" });
+  }
+
+  #endPass(): void {
+    this.#pass?.end();
+    this.#pass = null;
+  }
+
+  /** Records a launch into the open compute pass. */
+  dispatch(launch: Launch): void {
+    const [x, y, z] = launch.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    if (!this.#pass) this.#pass = this.#openEncoder().beginComputePass();
+    this.#pass.setPipeline(launch.program.pipeline);
+    this.#pass.setBindGroup(0, launch.bindGroup);
+    this.#pass.dispatchWorkgroups(x, y, z);
+    this.#stats.dispatches++;
+  }
+
+  /** Records zero-filling a buffer (or its first `size` bytes). */
+  clear(buffer: GPUBuffer, size?: number): void {
+    const enc = this.#openEncoder();
+    this.#endPass();
+    enc.clearBuffer(buffer, 0, size);
+  }
+
+  /** Records a buffer-to-buffer copy. */
+  copy(src: GPUBuffer, dst: GPUBuffer, size: number, srcOffset = 0, dstOffset = 0): void {
+    const enc = this.#openEncoder();
+    this.#endPass();
+    enc.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  flush(): void {
+    if (!this.#encoder) return;
+    this.#endPass();
+    const cmd = this.#encoder.finish();
+    this.#encoder = null;
+    this.device.queue.submit([cmd]);
+    this.#stats.submits++;
+  }
+
+  /** Waits until the device has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.#check();
+  }
+
+  /** Reads `byteLength` bytes of `buffer` (from `byteOffset`) after all recorded work. */
+  async readBytes(
+    buffer: GPUBuffer,
+    byteLength = buffer.size,
+    byteOffset = 0,
+  ): Promise<ArrayBuffer> {
+    this.#check();
+    const size = Math.ceil(byteLength / 4) * 4;
+    const staging = this.#takeStaging(size);
+    this.#openEncoder();
+    this.#endPass();
+    this.#encoder!.copyBufferToBuffer(buffer, byteOffset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      this.#check();
+      throw e;
+    }
+    // Copy out before unmap: the mapped range is detached by unmap.
+    const out = staging.getMappedRange(0, size).slice(0, byteLength);
+    staging.unmap();
+    this.#returnStaging(size, staging);
+    return out;
+  }
+
+  /** Reads a buffer as float32 (`count` elements from element `offset`). */
+  async readF32(buffer: GPUBuffer, count = buffer.size / 4, offset = 0): Promise<Float32Array> {
+    return new Float32Array(await this.readBytes(buffer, count * 4, offset * 4));
+  }
+
+  /** Reads a buffer as uint32 (`count` elements from element `offset`). */
+  async readU32(buffer: GPUBuffer, count = buffer.size / 4, offset = 0): Promise<Uint32Array> {
+    return new Uint32Array(await this.readBytes(buffer, count * 4, offset * 4));
+  }
+
+  // Staging buffers are pooled by size so a training loop that reads its loss
+  // every step does not create a buffer per step.
+  #takeStaging(size: number): GPUBuffer {
+    const pool = this.#staging.get(size);
+    const b = pool?.pop();
+    if (b) return b;
+    return this.buffer(size, "staging", GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  }
+
+  #returnStaging(size: number, b: GPUBuffer): void {
+    const pool = this.#staging.get(size) ?? [];
+    pool.push(b);
+    this.#staging.set(size, pool);
+  }
+
+  /** Frees every buffer and the device. The object is unusable afterwards. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#pass = null;
+    this.#encoder = null;
+    for (const b of this.#live.keys()) b.destroy();
+    this.#live.clear();
+    this.#staging.clear();
+    this.device.destroy();
+  }
+}
+
+function padTo4(data: ArrayBufferView): Uint8Array {
+  const out = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return out;
+}
+
+/** Formats compiler messages with the offending WGSL lines, numbered. */
+export function formatWgslErrors(
+  code: string,
+  messages: readonly Pick<GPUCompilationMessage, "message" | "lineNum" | "linePos">[],
+): string {
+  const lines = code.split("\n");
+  return messages.map((m) => {
+    const at = m.lineNum > 0 ? m.lineNum : 0;
+    const context = at > 0
+      ? lines.slice(Math.max(0, at - 3), at + 2)
+        .map((l, i) => `${String(Math.max(1, at - 2) + i).padStart(5)} | ${l}`).join("\n")
+      : "";
+    return `line ${at}:${m.linePos}: ${m.message.trim()}\n${context}`;
+  }).join("\n\n");
+}

@@ -1,0 +1,134 @@
+/**
+ * Parameter-free layers and composition: `ReLU` and `Sequential` (which
+ * fuses a ReLU into the preceding layer's matmul epilogue when it can).
+ *
+ * Layer: nn.
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { ArbnetError } from "../errors.ts";
+import { elementwiseLaunch } from "../../shaders/elementwise.ts";
+import {
+  type Activation,
+  allocActivation,
+  Module,
+  type Parameter,
+  type Plan,
+  type PlanOptions,
+} from "./module.ts";
+
+/** Element-wise max(x, 0). Inside a {@linkcode Sequential} it is fused into the layer before it. */
+export class ReLU extends Module {
+  #gpu: Gpu | null = null;
+
+  /** No parameters. */
+  parameters(): Parameter[] {
+    return [];
+  }
+
+  /** The device of the last input (a ReLU is device-agnostic until planned). */
+  get gpu(): Gpu {
+    if (!this.#gpu) throw new ArbnetError("ReLU has no device yet: use it inside a Sequential");
+    return this.#gpu;
+  }
+
+  /** Attaches the device (Sequential does this). */
+  attach(gpu: Gpu): void {
+    this.#gpu = gpu;
+  }
+
+  /** Allocates this module's buffers for `x` and binds its launches. */
+  protected async build(gpu: Gpu, x: Activation): Promise<Plan> {
+    const n = x.rows * x.features;
+    const out = allocActivation(gpu, x.rows, x.features, "relu.out");
+    const fwd = await elementwiseLaunch(gpu, "relu_forward", n, { x: x.buffer, y: out.buffer });
+    const bwd = x.grad
+      ? await elementwiseLaunch(gpu, "relu_backward", n, {
+        y: out.buffer,
+        dy: out.grad!,
+        dx: x.grad,
+      })
+      : null;
+    return {
+      output: out,
+      forward: () => gpu.dispatch(fwd.launch),
+      backward: () => {
+        if (bwd) gpu.dispatch(bwd.launch);
+      },
+    };
+  }
+}
+
+/**
+ * Layers applied in order.
+ *
+ * @example
+ * ```ts
+ * import { requestDevice } from "../gpu/device.ts";
+ * import { hashes } from "../hash/mod.ts";
+ * import { ArbLinear } from "./arb_linear.ts";
+ * import { ReLU, Sequential } from "./layers.ts";
+ * const gpu = await requestDevice();
+ * const net = new Sequential([
+ *   new ArbLinear(gpu, { inFeatures: 784, outFeatures: 100, hash: hashes.uniform(), tableFraction: 1 / 8 }),
+ *   new ReLU(),
+ *   new ArbLinear(gpu, { inFeatures: 100, outFeatures: 10, hash: hashes.uniform(), tableFraction: 1 / 8 }),
+ * ]);
+ * console.log(net.parameters().length); // 4
+ * gpu.destroy();
+ * ```
+ */
+export class Sequential extends Module {
+  /** The layers, in order. */
+  readonly layers: readonly Module[];
+  readonly #gpu: Gpu;
+
+  /** Composes `layers`; at least one must have a device (e.g. an ArbLinear). */
+  constructor(layers: Module[]) {
+    super();
+    this.layers = layers;
+    const owner = layers.find((l) =>
+      !(l instanceof ReLU) && !(l instanceof Sequential &&
+        l.layers.length === 0)
+    );
+    if (!owner) throw new ArbnetError("Sequential needs at least one layer with parameters");
+    this.#gpu = owner.gpu;
+    for (const l of layers) if (l instanceof ReLU) l.attach(this.#gpu);
+  }
+
+  /** The device of the layers. */
+  get gpu(): Gpu {
+    return this.#gpu;
+  }
+
+  /** All layers' parameters, in layer order. */
+  parameters(): Parameter[] {
+    return this.layers.flatMap((l) => l.parameters());
+  }
+
+  /** Allocates this module's buffers for `x` and binds its launches. */
+  protected async build(_gpu: Gpu, x: Activation, options: PlanOptions): Promise<Plan> {
+    const plans: Plan[] = [];
+    let input = x;
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i];
+      const next = this.layers[i + 1];
+      const fuse = next instanceof ReLU && layer.fusesRelu;
+      const last = i === this.layers.length - 1;
+      const plan = await layer.plan(input, { fuseRelu: fuse || (last && options.fuseRelu) });
+      plans.push(plan);
+      input = plan.output;
+      if (fuse) i++; // the ReLU is done
+    }
+    return {
+      output: input,
+      forward: () => {
+        for (const p of plans) p.forward();
+      },
+      backward: () => {
+        for (let i = plans.length - 1; i >= 0; i--) plans[i].backward();
+      },
+    };
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Neural-network modules: {@linkcode ArbLinear} (hashed virtual weights),
+ * {@linkcode Linear}, {@linkcode ReLU}, {@linkcode Sequential}, and softmax
+ * cross-entropy. Modules plan once per batch shape and then only record
+ * dispatches.
+ *
+ * Layer: nn; imports `lib/gpu`, the kernels in `shaders/`, `lib/hash`, `lib/util`.
+ * @module
+ */
+
+export {
+  type Activation,
+  allocActivation,
+  Module,
+  Parameter,
+  type Plan,
+  type PlanOptions,
+} from "./module.ts";
+export {
+  ArbLinear,
+  type ArbLinearConfig,
+  type ArbLinearOptions,
+  Linear,
+  type LinearOptions,
+  packSlotWords,
+} from "./arb_linear.ts";
+export { ReLU, Sequential } from "./layers.ts";
+export { type Metrics, MetricsBuffer, SoftmaxCrossEntropy, softmaxCrossEntropy } from "./loss.ts";

@@ -1,0 +1,163 @@
+/**
+ * The Module API: parameters, activations and the plan a module builds for
+ * one batch shape. Training here is a static graph per batch size: the first
+ * forward pass for an input allocates every buffer and binds every launch;
+ * later passes only record dispatches, so a training loop allocates no GPU
+ * objects per step.
+ *
+ * Layer: nn; imports `lib/gpu`, the kernels and `lib/errors.ts`.
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { ArbnetError } from "../errors.ts";
+
+/** A trainable tensor on the GPU with its gradient. */
+export class Parameter {
+  /** Name for logs and checkpoints, e.g. `"0.table"`. */
+  name: string;
+  /** Trainable elements (the optimizer updates elements `[0, size)`). */
+  readonly size: number;
+  /** Values; may be longer than `size` (a table's zero slot follows its trainable slots). */
+  readonly data: GPUBuffer;
+  /** Gradient, `size` elements, overwritten by every backward pass. */
+  readonly grad: GPUBuffer;
+  readonly #gpu: Gpu;
+
+  /** Uploads `initial` (its length may exceed `size`) and allocates the gradient. */
+  constructor(gpu: Gpu, name: string, initial: Float32Array, size = initial.length) {
+    this.#gpu = gpu;
+    this.name = name;
+    this.size = size;
+    this.data = gpu.upload(initial, name);
+    // One extra element so a scatter that targets the zero slot stays in bounds.
+    this.grad = gpu.buffer((initial.length + 1) * 4, `${name}.grad`);
+  }
+
+  /** The device holding this parameter. */
+  get gpuDevice(): Gpu {
+    return this.#gpu;
+  }
+
+  /** Reads the trainable values back to the host. */
+  read(): Promise<Float32Array> {
+    return this.#gpu.readF32(this.data, this.size);
+  }
+
+  /** Reads the gradient back to the host. */
+  readGrad(): Promise<Float32Array> {
+    return this.#gpu.readF32(this.grad, this.size);
+  }
+
+  /** Overwrites the trainable values. */
+  write(values: Float32Array): void {
+    if (values.length !== this.size) {
+      throw new ArbnetError(
+        `parameter ${this.name} has ${this.size} values, got ${values.length}`,
+      );
+    }
+    this.#gpu.write(this.data, values);
+  }
+}
+
+/**
+ * A batch of activations on the GPU: `rows × features`, row-major, with the
+ * buffer that receives its gradient (`null` when nobody needs it, e.g. the
+ * network input, which saves the first layer's input-gradient product).
+ */
+export interface Activation {
+  /** Values. */
+  readonly buffer: GPUBuffer;
+  /** Where the gradient with respect to these values is written, if wanted. */
+  readonly grad: GPUBuffer | null;
+  /** Batch rows. */
+  readonly rows: number;
+  /** Features per row. */
+  readonly features: number;
+}
+
+/** A module bound to one input: its output and the dispatches of each direction. */
+export interface Plan {
+  /** The output activation (its `grad` is filled by whoever consumes it). */
+  readonly output: Activation;
+  /** Records the forward dispatches. */
+  forward(): void;
+  /** Records the backward dispatches: reads `output.grad`, writes parameter grads and `input.grad`. */
+  backward(): void;
+}
+
+/** Options for {@linkcode Module.plan}. */
+export interface PlanOptions {
+  /** Fuse a ReLU into this module's output, when it supports that. */
+  fuseRelu?: boolean;
+}
+
+/** A layer or a composition of layers. */
+export abstract class Module {
+  readonly #plans = new WeakMap<Activation, Promise<Plan>>();
+  #last: Plan | null = null;
+
+  /** Trainable parameters, in a stable order (optimizers and checkpoints rely on it). */
+  abstract parameters(): Parameter[];
+
+  /** Whether this module can absorb a following ReLU into its epilogue. */
+  get fusesRelu(): boolean {
+    return false;
+  }
+
+  /** Builds the plan for `input` (allocations and bindings happen here, once). */
+  protected abstract build(gpu: Gpu, input: Activation, options: PlanOptions): Promise<Plan>;
+
+  /** The device this module lives on. */
+  abstract get gpu(): Gpu;
+
+  /** The cached plan for `input`, built on first use. */
+  plan(input: Activation, options: PlanOptions = {}): Promise<Plan> {
+    let p = this.#plans.get(input);
+    if (!p) {
+      p = this.build(this.gpu, input, options);
+      this.#plans.set(input, p);
+    }
+    return p;
+  }
+
+  /** Records the forward pass for `input` and returns the output activation. */
+  async forward(input: Activation): Promise<Activation> {
+    const plan = await this.plan(input);
+    plan.forward();
+    this.#last = plan;
+    return plan.output;
+  }
+
+  /** Records the backward pass of the last forward (its output's `grad` must be filled first). */
+  backward(): void {
+    if (!this.#last) throw new ArbnetError("backward() called before forward()");
+    this.#last.backward();
+  }
+}
+
+/** Allocates an activation (and its gradient buffer when `withGrad`). */
+export function allocActivation(
+  gpu: Gpu,
+  rows: number,
+  features: number,
+  label: string,
+  withGrad = true,
+): Activation {
+  return {
+    buffer: gpu.buffer(rows * features * 4, label),
+    grad: withGrad ? gpu.buffer(rows * features * 4, `${label}.grad`) : null,
+    rows,
+    features,
+  };
+}
+
+/** Throws unless `input` has the feature count a module expects. */
+export function expectFeatures(input: Activation, features: number, who: string): void {
+  if (input.features !== features) {
+    throw new ArbnetError(
+      `${who} expects ${features} input features, got ${input.features}: ` +
+        "check that each layer's inFeatures equals the previous layer's outFeatures",
+    );
+  }
+}

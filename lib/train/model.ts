@@ -1,0 +1,65 @@
+/**
+ * Builds the MLPs of the experiments from a plain config: layer widths, one
+ * hash for every layer, table fraction, sparsity and seed.
+ *
+ * Layer: train.
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { invalidOption } from "../errors.ts";
+import type { Hash } from "../hash/types.ts";
+import { ArbLinear } from "../nn/arb_linear.ts";
+import { ReLU, Sequential } from "../nn/layers.ts";
+import type { Module } from "../nn/module.ts";
+import type { Tile } from "../../shaders/matmul.ts";
+
+/** Options of {@linkcode buildMlp}. */
+export interface MlpOptions {
+  /** Widths including input and output, e.g. `[784, 1000, 10]`. */
+  layers: number[];
+  /** The hash of every layer (each layer gets its own seed). */
+  hash: Hash;
+  /** Table size as a fraction of each layer's virtual size. Default 1/8. */
+  tableFraction?: number;
+  /** Zero-slot fraction of every layer. Default 0. */
+  sparsity?: number;
+  /** Base seed; layer `i` uses `seed + i`. Default 0. */
+  seed?: number;
+  /** Register tile of the matmuls. */
+  tile?: Tile;
+}
+
+/** The layers of an MLP (ArbLinear, ReLU, …, ArbLinear) and the network. */
+export interface Mlp {
+  /** The network. */
+  net: Sequential;
+  /** The hashed layers, in order. */
+  layers: ArbLinear[];
+}
+
+/** An MLP of ArbLinear layers with ReLU between them (none after the last). */
+export function buildMlp(gpu: Gpu, o: MlpOptions): Mlp {
+  if (!Array.isArray(o.layers) || o.layers.length < 2) {
+    invalidOption("layers", o.layers, "at least two widths, e.g. 784,1000,10");
+  }
+  const seed = o.seed ?? 0;
+  const layers: ArbLinear[] = [];
+  const modules: Module[] = [];
+  for (let i = 0; i + 1 < o.layers.length; i++) {
+    const layer = new ArbLinear(gpu, {
+      inFeatures: o.layers[i],
+      outFeatures: o.layers[i + 1],
+      hash: o.hash,
+      tableFraction: o.hash.family === "dense" ? undefined : o.tableFraction ?? 1 / 8,
+      sparsity: o.sparsity ?? 0,
+      seed: (seed + i) >>> 0,
+      tile: o.tile,
+      name: `layer${i}`,
+    });
+    layers.push(layer);
+    modules.push(layer);
+    if (i + 2 < o.layers.length) modules.push(new ReLU());
+  }
+  return { net: new Sequential(modules), layers };
+}

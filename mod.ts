@@ -1,0 +1,108 @@
+/**
+ * arbnet: train neural networks with arbitrary, hash-defined weight sharing
+ * (ArbNets) on WebGPU, in Deno.
+ *
+ * Every layer's weight matrix is *virtual*: position `p = i·nOut + j` reads
+ * slot `h(p)` of a small trainable table, times a sign `ξ(p)`. The hash is
+ * the architecture of sharing: dense, HashedNets' uniform hash, Dirichlet
+ * (balance), Neighborhood (noise), convolution, recurrence.
+ *
+ * @example Train one step of a HashedNets-style MLP
+ * ```ts
+ * import { ArbLinear, hashes, ReLU, requestDevice, Sequential, SGD, trainStep } from "./mod.ts";
+ *
+ * const dev = await requestDevice();
+ * const h = hashes.uniform();
+ * const net = new Sequential([
+ *   new ArbLinear(dev, { inFeatures: 784, outFeatures: 1000, tableFraction: 1 / 8, hash: h, seed: 1 }),
+ *   new ReLU(),
+ *   new ArbLinear(dev, { inFeatures: 1000, outFeatures: 10, tableFraction: 1 / 8, hash: h, seed: 2 }),
+ * ]);
+ * const opt = new SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
+ * const x = new Float32Array(50 * 784).fill(0.5);
+ * const y = new Uint32Array(50).fill(3);
+ * const loss = await trainStep(net, opt, x, y);
+ * console.log(loss);
+ * dev.destroy();
+ * ```
+ * @module
+ */
+
+export { ArbnetError } from "./lib/errors.ts";
+export {
+  type AdapterDescription,
+  type DeviceOptions,
+  Gpu,
+  type GpuStats,
+  type Launch,
+  type Program,
+  requestDevice,
+} from "./lib/gpu/device.ts";
+export {
+  type AliasTable,
+  type Conv2dOptions,
+  type DenseOptions,
+  type DirichletHash,
+  type DirichletOptions,
+  type Entropy,
+  expectedDirichletEntropy,
+  type Hash,
+  type HashDescriptor,
+  hashes,
+  type HashFamilies,
+  hashFamilyNames,
+  hashFromDescriptor,
+  type IndexSpec,
+  type LayerSlots,
+  type NeighborhoodOptions,
+  networkEntropy,
+  occupancyEntropy,
+  type RecurrentOptions,
+  type UniformOptions,
+  xxh32,
+  xxh32U32,
+} from "./lib/hash/mod.ts";
+export {
+  type Activation,
+  ArbLinear,
+  type ArbLinearConfig,
+  type ArbLinearOptions,
+  Linear,
+  type LinearOptions,
+  type Metrics,
+  MetricsBuffer,
+  Module,
+  Parameter,
+  type Plan,
+  type PlanOptions,
+  ReLU,
+  Sequential,
+  SoftmaxCrossEntropy,
+  softmaxCrossEntropy,
+} from "./lib/nn/mod.ts";
+export { Adam, type AdamOptions, type Optimizer, SGD, type SgdOptions } from "./lib/optim/mod.ts";
+export {
+  type Batch,
+  Batcher,
+  type BatcherOptions,
+  type Cifar10Options,
+  type Dataset,
+  loadCifar10,
+  loadMnist,
+  type MnistOptions,
+  type Split,
+} from "./lib/data/mod.ts";
+export { DEFAULT_TILE, type Tile } from "./shaders/matmul.ts";
+export {
+  buildMlp,
+  type EpochRecord,
+  fit,
+  type FitOptions,
+  type Mlp,
+  type MlpOptions,
+  type Progress,
+  type Schedule,
+  Trainer,
+  type TrainerOptions,
+  trainStep,
+} from "./lib/train/mod.ts";

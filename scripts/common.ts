@@ -1,0 +1,111 @@
+/**
+ * Pieces shared by the scripts: hash options from flags, a JSON-lines log
+ * writer and the per-epoch progress bar.
+ * @module
+ */
+
+import { dirname } from "node:path";
+import { ArbnetError } from "../lib/errors.ts";
+import type { EpochRecord, Progress } from "../lib/train/mod.ts";
+
+/** Hash family options from the common flags (`--alpha`, `--radius`, `--sign`). */
+export function hashOptionsFromFlags(
+  f: { hash: string; alpha?: number; radius?: number; sign?: string },
+): Record<string, number | boolean> {
+  const o: Record<string, number | boolean> = {};
+  if (f.hash === "dirichlet") {
+    if (f.alpha === undefined) throw new ArbnetError("--hash dirichlet needs --alpha (e.g. 0.1)");
+    o.alpha = f.alpha;
+  } else if (f.alpha !== undefined) {
+    throw new ArbnetError(`--alpha applies to --hash dirichlet, not ${f.hash}`);
+  }
+  if (f.hash === "neighborhood") {
+    if (f.radius === undefined) {
+      throw new ArbnetError("--hash neighborhood needs --radius (e.g. 16)");
+    }
+    o.radius = f.radius;
+  } else if (f.radius !== undefined) {
+    throw new ArbnetError(`--radius applies to --hash neighborhood, not ${f.hash}`);
+  }
+  if (f.sign !== undefined) o.sign = f.sign === "on";
+  return o;
+}
+
+/** An append-only JSON-lines file. */
+export interface JsonlLog {
+  /** Where it is written. */
+  path: string;
+  /** Appends one record (with a timestamp). */
+  write(record: Record<string, unknown>): Promise<void>;
+  /** Closes the file. */
+  close(): Promise<void>;
+}
+
+/** Opens `path` (or `out/<prefix>-<time>.jsonl`) for appending. */
+export async function openLog(path: string | undefined, prefix: string): Promise<JsonlLog> {
+  const p = path ?? `out/${prefix}-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
+  await Deno.mkdir(dirname(p), { recursive: true });
+  const file = await Deno.open(p, { append: true, create: true });
+  const enc = new TextEncoder();
+  return {
+    path: p,
+    async write(record) {
+      const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n";
+      await file.write(enc.encode(line));
+    },
+    close() {
+      file.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * A progress bar on stderr: redrawn in place on a terminal, a line per
+ * quarter epoch otherwise (logs and CI stay readable).
+ */
+export class ProgressBar {
+  readonly #quiet: boolean;
+  readonly #tty: boolean;
+  #lastQuarter = -1;
+  #enc = new TextEncoder();
+
+  /** @param quiet print only the per-epoch summary */
+  constructor(quiet = false) {
+    this.#quiet = quiet;
+    this.#tty = Deno.stderr.isTerminal();
+  }
+
+  /** Shows progress inside an epoch. */
+  update(p: Progress): void {
+    if (this.#quiet) return;
+    const width = 30;
+    const filled = Math.round((width * p.step) / p.steps);
+    const text = `epoch ${p.epoch + 1} [${"=".repeat(filled)}${" ".repeat(width - filled)}] ` +
+      `${p.step}/${p.steps} loss ${p.metrics.loss.toFixed(4)} ` +
+      `acc ${(100 * p.metrics.accuracy).toFixed(1)}% ${p.examplesPerSecond.toFixed(0)} ex/s`;
+    if (this.#tty) {
+      Deno.stderr.writeSync(this.#enc.encode(`\r${text}\x1b[K`));
+      return;
+    }
+    const quarter = Math.floor((4 * p.step) / p.steps);
+    if (quarter !== this.#lastQuarter && quarter < 4) {
+      this.#lastQuarter = quarter;
+      console.error(text);
+    }
+  }
+
+  /** Ends an epoch's bar with its summary line. */
+  done(e: EpochRecord): void {
+    if (this.#tty && !this.#quiet) Deno.stderr.writeSync(this.#enc.encode("\r\x1b[K"));
+    this.#lastQuarter = -1;
+    const test = e.testAccuracy !== undefined
+      ? ` test loss ${e.testLoss!.toFixed(4)} acc ${(100 * e.testAccuracy).toFixed(2)}%`
+      : "";
+    console.error(
+      `epoch ${e.epoch + 1}: train loss ${e.trainLoss.toFixed(4)} acc ` +
+        `${(100 * e.trainAccuracy).toFixed(2)}%${test} | ${e.trainSeconds.toFixed(1)} s, ` +
+        `${e.examplesPerSecond.toFixed(0)} ex/s, lr ${e.lr.toPrecision(3)}`,
+    );
+  }
+}

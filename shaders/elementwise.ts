@@ -1,0 +1,122 @@
+/**
+ * Launchers of the element-wise kernels (`elementwise.wgsl` + one piece of
+ * `elementwise_ops.wgsl` each). {@linkcode ELEMENTWISE_OPS} is the table that
+ * says, per op, which buffers bind where and which uniform fields it takes;
+ * tests iterate over the same table. CPU oracles: `elementwise_ref.ts`.
+ *
+ * Layer: kernels; imports `lib/gpu` only.
+ * @module
+ */
+
+import type { Gpu, Launch } from "../lib/gpu/device.ts";
+import { piece } from "./pieces.ts";
+import { WGSL } from "./wgsl.ts";
+
+/** One element-wise op: its storage bindings (1, 2, …) and uniform fields after `n`. */
+export interface ElementwiseOp {
+  /** Buffer roles in binding order, starting at binding 1. */
+  readonly buffers: readonly string[];
+  /** Uniform fields after `n`, in order, with their WGSL type. */
+  readonly params: readonly (readonly [string, "f32" | "u32"])[];
+}
+
+/** The op table. Names match the pieces in `elementwise_ops.wgsl`. */
+export const ELEMENTWISE_OPS = {
+  relu_forward: { buffers: ["x", "y"], params: [] },
+  relu_backward: { buffers: ["y", "dy", "dx"], params: [] },
+  sgd: {
+    buffers: ["grad", "weight", "velocity"],
+    params: [["lr", "f32"], ["momentum", "f32"], ["weight_decay", "f32"], ["nesterov", "u32"]],
+  },
+  adam: {
+    buffers: ["grad", "weight", "m1", "m2"],
+    params: [
+      ["lr", "f32"],
+      ["beta1", "f32"],
+      ["beta2", "f32"],
+      ["eps", "f32"],
+      ["weight_decay", "f32"],
+      ["correction1", "f32"],
+      ["correction2", "f32"],
+    ],
+  },
+} as const satisfies Record<string, ElementwiseOp>;
+
+/** Name of an element-wise op. */
+export type ElementwiseName = keyof typeof ELEMENTWISE_OPS;
+
+const WORKGROUP = 256;
+
+/** Grid covering `n` elements with 256-wide workgroups, spilling into y past the x limit. */
+export function elementwiseGrid(n: number, maxPerDim = 65535): [number, number, number] {
+  const groups = Math.ceil(n / WORKGROUP);
+  if (groups <= maxPerDim) return [groups, 1, 1];
+  return [maxPerDim, Math.ceil(groups / maxPerDim), 1];
+}
+
+/** Encodes an op's uniform (`n` then its params) as 32-bit words. */
+export function elementwiseUniform(
+  name: ElementwiseName,
+  n: number,
+  values: Record<string, number>,
+): ArrayBuffer {
+  const op: ElementwiseOp = ELEMENTWISE_OPS[name];
+  const words = Math.max(4, Math.ceil((1 + op.params.length) / 4) * 4);
+  const data = new ArrayBuffer(words * 4);
+  const u = new Uint32Array(data);
+  const f = new Float32Array(data);
+  u[0] = n;
+  op.params.forEach(([field, type], i) => {
+    const v = values[field];
+    if (v === undefined) throw new Error(`${name} needs parameter ${field}`);
+    if (type === "u32") u[i + 1] = v;
+    else f[i + 1] = v;
+  });
+  return data;
+}
+
+/** An element-wise launch plus its uniform buffer, for ops whose parameters change (lr, Adam's t). */
+export interface ElementwiseLaunch {
+  /** Record with `gpu.dispatch(launch)`. */
+  readonly launch: Launch;
+  /**
+   * Rewrites the uniform parameters. Lands before the next submit, so it
+   * also affects this op's dispatches recorded since the last submit.
+   */
+  setParams(values: Record<string, number>): void;
+}
+
+/**
+ * Compiles (cached) and binds an element-wise op over `n` elements.
+ * `buffers` are keyed by the op's roles (see {@linkcode ELEMENTWISE_OPS}).
+ */
+export async function elementwiseLaunch(
+  gpu: Gpu,
+  name: ElementwiseName,
+  n: number,
+  buffers: Record<string, GPUBuffer>,
+  values: Record<string, number> = {},
+): Promise<ElementwiseLaunch> {
+  const op: ElementwiseOp = ELEMENTWISE_OPS[name];
+  const source = piece("elementwise_ops.wgsl", name) + "\n" + WGSL["elementwise.wgsl"];
+  const program = await gpu.program(`elementwise[${name}]`, source);
+  const uniform = gpu.upload(
+    new Uint8Array(elementwiseUniform(name, n, values)),
+    `${name} params`,
+    GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  );
+  const bound = op.buffers.map((role) => {
+    const b = buffers[role];
+    if (!b) throw new Error(`${name} needs a ${role} buffer`);
+    return b;
+  });
+  const launch = gpu.bind(
+    program,
+    [uniform, ...bound],
+    elementwiseGrid(n, gpu.limits.maxComputeWorkgroupsPerDimension),
+  );
+  return {
+    launch,
+    setParams: (v) => gpu.write(uniform, new Uint8Array(elementwiseUniform(name, n, v)), 0, false),
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * CPU oracles of the element-wise ops, mirroring `elementwise_ops.wgsl`
+ * in float32 (Math.fround after every operation the GPU rounds).
+ * @module
+ */
+
+const f = Math.fround;
+
+/** ReLU forward. */
+export function reluForwardRef(x: Float32Array): Float32Array {
+  return x.map((v) => Math.max(v, 0));
+}
+
+/** ReLU backward from the forward output. */
+export function reluBackwardRef(y: Float32Array, dy: Float32Array): Float32Array {
+  return dy.map((g, i) => (y[i] > 0 ? g : 0));
+}
+
+/** SGD hyper-parameters (see the `sgd` piece). */
+export interface SgdRefParams {
+  /** Learning rate. */
+  lr: number;
+  /** Momentum μ. */
+  momentum: number;
+  /** L2 weight decay λ. */
+  weight_decay: number;
+  /** 1 for Nesterov momentum. */
+  nesterov: number;
+}
+
+/** One SGD step in place on `weight` and `velocity`. */
+export function sgdRef(
+  grad: Float32Array,
+  weight: Float32Array,
+  velocity: Float32Array,
+  p: SgdRefParams,
+): void {
+  for (let i = 0; i < weight.length; i++) {
+    const g = f(grad[i] + f(p.weight_decay * weight[i]));
+    const v = f(f(p.momentum * velocity[i]) + g);
+    velocity[i] = v;
+    const step = p.nesterov ? f(g + f(p.momentum * v)) : v;
+    weight[i] = f(weight[i] - f(p.lr * step));
+  }
+}
+
+/** Adam hyper-parameters (see the `adam` piece). */
+export interface AdamRefParams {
+  /** Learning rate. */
+  lr: number;
+  /** β1. */
+  beta1: number;
+  /** β2. */
+  beta2: number;
+  /** ε. */
+  eps: number;
+  /** L2 weight decay. */
+  weight_decay: number;
+  /** 1 − β1^t. */
+  correction1: number;
+  /** 1 − β2^t. */
+  correction2: number;
+}
+
+/** One Adam step in place on `weight`, `m1`, `m2`. */
+export function adamRef(
+  grad: Float32Array,
+  weight: Float32Array,
+  m1: Float32Array,
+  m2: Float32Array,
+  p: AdamRefParams,
+): void {
+  // The GPU receives float32 hyper-parameters and computes 1 − β in float32.
+  const b1 = f(p.beta1), b2 = f(p.beta2), wd = f(p.weight_decay);
+  for (let i = 0; i < weight.length; i++) {
+    const g = f(grad[i] + f(wd * weight[i]));
+    const m = f(f(b1 * m1[i]) + f(f(1 - b1) * g));
+    const v = f(f(b2 * m2[i]) + f(f(f(1 - b2) * g) * g));
+    m1[i] = m;
+    m2[i] = v;
+    weight[i] = weight[i] - f(p.lr) * (m / f(p.correction1)) /
+        (Math.sqrt(v / f(p.correction2)) + f(p.eps));
+  }
+}

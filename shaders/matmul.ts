@@ -1,0 +1,159 @@
+/**
+ * Launcher of the one matmul template (`matmul.wgsl`): names the variants a
+ * layer needs, composes their WGSL from `matmul_pieces.wgsl`, and binds them.
+ * The CPU oracle is `matmul_ref.ts`; the tests are `tests/matmul.test.ts`.
+ *
+ * Layer: kernels; imports `lib/gpu` only.
+ * @module
+ */
+
+import type { Gpu, Launch } from "../lib/gpu/device.ts";
+import { constants, piece } from "./pieces.ts";
+import { WGSL } from "./wgsl.ts";
+
+/** Register tile: each invocation computes `tm × tn` outputs; a workgroup is `wgX × wgY`. */
+export interface Tile {
+  /** Output rows per invocation. */
+  tm: number;
+  /** Output columns per invocation. */
+  tn: number;
+  /** Workgroup width (invocations along columns). */
+  wgX: number;
+  /** Workgroup height (invocations along rows). */
+  wgY: number;
+  /** Interleave invocations' rows and columns (coalesced) instead of contiguous blocks. */
+  interleave?: boolean;
+}
+
+/** The portable default tile, used when no autotuned choice exists. */
+export const DEFAULT_TILE: Tile = { tm: 4, tn: 4, wgX: 16, wgY: 4 };
+
+/**
+ * Which pieces make a variant.
+ * - `a`: `rows` reads A as M×K; `cols` reads A as the transpose of a K×M buffer.
+ * - `weights`: B's source: a real matrix (`dense`) or the table gathered through slots (`hashed`).
+ * - `b`: `rows` multiplies by the weight matrix, `cols` by its transpose.
+ * - `store`: `plain` writes C; `bias`/`bias_relu` add a bias (and ReLU);
+ *   `scatter` adds C into a table gradient through the slots.
+ */
+export interface MatmulVariant {
+  /** Layout of A. */
+  a: "rows" | "cols";
+  /** Source of B. */
+  weights: "dense" | "hashed";
+  /** Layout of B. */
+  b: "rows" | "cols";
+  /** Epilogue. */
+  store: "plain" | "bias" | "bias_relu" | "scatter";
+  /** Register tile; {@linkcode DEFAULT_TILE} when absent. */
+  tile?: Tile;
+}
+
+/** Shape of one product: C is M×N, the inner dimension K. */
+export interface MatmulShape {
+  /** Rows of A and C. */
+  M: number;
+  /** Columns of B and C. */
+  N: number;
+  /** Inner dimension. */
+  K: number;
+  /** Zero slot of the table (scatter only: its gradient is skipped). */
+  zeroSlot?: number;
+}
+
+/**
+ * Buffers of one product. `b` is the weight matrix (dense) or the table
+ * (hashed, with `slots`); `c` receives C or, for `scatter`, the table gradient.
+ */
+export interface MatmulBuffers {
+  /** Operand A. */
+  a: GPUBuffer;
+  /** Dense B, or the table of a hashed B. */
+  b: GPUBuffer;
+  /** Slot words (hashed weights, or the scatter target map). */
+  slots?: GPUBuffer;
+  /** Output (C or table gradient). */
+  c: GPUBuffer;
+  /** Bias (stores `bias`, `bias_relu`). */
+  bias?: GPUBuffer;
+}
+
+/** The WGSL source of a variant: constants, pieces, then the template. */
+export function matmulSource(v: MatmulVariant): string {
+  const t = v.tile ?? DEFAULT_TILE;
+  const file = "matmul_pieces.wgsl";
+  const parts = [
+    `// matmul variant a=${v.a} weights=${v.weights} b=${v.b} store=${v.store}\n`,
+    constants({
+      TM: t.tm,
+      TN: t.tn,
+      WG_X: t.wgX,
+      WG_Y: t.wgY,
+      ROW_STEP: t.interleave ? t.wgY : 1,
+      COL_STEP: t.interleave ? t.wgX : 1,
+    }),
+    WGSL["matmul.wgsl"],
+  ];
+  const uses = [`a_${v.a}`, `weights_${v.weights}`, `b_${v.b}`];
+  if (v.store === "plain") uses.push("store_plain");
+  if (v.store === "bias") uses.push("store_bias", "act_none");
+  if (v.store === "bias_relu") uses.push("store_bias", "act_relu");
+  if (v.store === "scatter") uses.push("store_scatter");
+  const hashed = v.weights === "hashed" || v.store === "scatter";
+  if (v.weights === "hashed" && v.store === "scatter") {
+    throw new Error("a hashed B cannot be scattered into a table in the same product");
+  }
+  if (hashed) uses.unshift("slot_codec");
+  return [...parts, ...uses.map((u) => piece(file, u))].join("\n");
+}
+
+/** Workgroups needed for a shape and tile. */
+export function matmulGrid(
+  shape: MatmulShape,
+  tile: Tile = DEFAULT_TILE,
+): [number, number, number] {
+  return [
+    Math.ceil(shape.N / (tile.tn * tile.wgX)),
+    Math.ceil(shape.M / (tile.tm * tile.wgY)),
+    1,
+  ];
+}
+
+function label(v: MatmulVariant): string {
+  return `matmul[${v.a},${v.weights},${v.b},${v.store}]`;
+}
+
+/**
+ * Compiles (cached) and binds one matmul variant for a fixed shape. The
+ * returned launch is recorded with `gpu.dispatch(launch)` as often as needed.
+ */
+export async function matmulLaunch(
+  gpu: Gpu,
+  v: MatmulVariant,
+  shape: MatmulShape,
+  buffers: MatmulBuffers,
+): Promise<Launch> {
+  const tile = v.tile ?? DEFAULT_TILE;
+  const program = await gpu.program(label(v), matmulSource(v));
+  const dims = gpu.uniform(
+    [shape.M, shape.N, shape.K, shape.zeroSlot ?? 0xffffffff],
+    `${label(v)} dims`,
+  );
+  const hashed = v.weights === "hashed" || v.store === "scatter";
+  if (hashed && !buffers.slots) throw new Error(`${label(v)} needs a slots buffer`);
+  const usesBias = v.store === "bias" || v.store === "bias_relu";
+  if (usesBias && !buffers.bias) throw new Error(`${label(v)} needs a bias buffer`);
+  return gpu.bind(program, [
+    dims,
+    buffers.a,
+    buffers.b,
+    hashed ? buffers.slots! : null,
+    buffers.c,
+    usesBias ? buffers.bias! : null,
+  ], matmulGrid(shape, tile));
+}
+
+/** Floating-point operations of one product (2·M·N·K). */
+export function matmulFlops(shape: MatmulShape): number {
+  return 2 * shape.M * shape.N * shape.K;
+}

@@ -1,0 +1,106 @@
+// Pieces that turn matmul.wgsl into a concrete kernel. Each section starts
+// with a "// @piece NAME" line; shaders/matmul.ts picks one A load, one
+// weight source, one B layout and one store. Binding numbers are fixed per
+// role so pieces compose without renumbering:
+//   0 dims (uniform) | 1 A | 2 B or table | 3 slots | 4 C or table gradient | 5 bias
+
+// @piece slot_codec
+// A slot word packs the table slot (low 31 bits) and the sign ξ (bit 31), so
+// a hashed layer needs one u32 per position and applying ξ is one xor.
+const SLOT_MASK: u32 = 0x7fffffffu;
+const SIGN_BIT: u32 = 0x80000000u;
+fn apply_sign(v: f32, word: u32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(v) ^ (word & SIGN_BIT));
+}
+
+// @piece a_rows
+// A is M×K, row-major.
+@group(0) @binding(1) var<storage, read> a_buf: array<f32>;
+fn load_a(m: u32, k: u32) -> f32 {
+  return a_buf[m * dims.K + k];
+}
+
+// @piece a_cols
+// A is the transpose of a K×M row-major buffer (Xᵀ in the table gradient).
+@group(0) @binding(1) var<storage, read> a_buf: array<f32>;
+fn load_a(m: u32, k: u32) -> f32 {
+  return a_buf[k * dims.M + m];
+}
+
+// @piece weights_dense
+// Weight at position p of the (real) matrix.
+@group(0) @binding(2) var<storage, read> b_buf: array<f32>;
+fn weight_at(p: u32) -> f32 {
+  return b_buf[p];
+}
+
+// @piece weights_hashed
+// Virtual weight V[p] = ξ(p)·w[h(p)], gathered from the table; slot
+// `tableSize` of the table holds 0 (the zero slot).
+@group(0) @binding(2) var<storage, read> table: array<f32>;
+@group(0) @binding(3) var<storage, read> slots: array<u32>;
+fn weight_at(p: u32) -> f32 {
+  let word = slots[p];
+  return apply_sign(table[word & SLOT_MASK], word);
+}
+
+// @piece b_rows
+// B is the weight matrix itself (K×N): forward Y = X·V.
+fn load_b(k: u32, n: u32) -> f32 {
+  return weight_at(k * dims.N + n);
+}
+
+// @piece b_cols
+// B is the transpose of an N×K weight matrix: input gradient dX = dY·Vᵀ.
+fn load_b(k: u32, n: u32) -> f32 {
+  return weight_at(n * dims.K + k);
+}
+
+// @piece store_plain
+// C = A·B, overwritten.
+@group(0) @binding(4) var<storage, read_write> c_buf: array<f32>;
+fn store_c(m: u32, n: u32, v: f32) {
+  c_buf[m * dims.N + n] = v;
+}
+
+// @piece store_bias
+// C = act(A·B + bias): the layer's bias and activation fused into the epilogue.
+@group(0) @binding(4) var<storage, read_write> c_buf: array<f32>;
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+fn store_c(m: u32, n: u32, v: f32) {
+  c_buf[m * dims.N + n] = activate(v + bias[n]);
+}
+
+// @piece act_none
+fn activate(v: f32) -> f32 {
+  return v;
+}
+
+// @piece act_relu
+fn activate(v: f32) -> f32 {
+  return max(v, 0.0);
+}
+
+// @piece store_scatter
+// Table gradient: g[h(p)] += ξ(p)·(Aᵀ-product)[p]. WGSL has no float atomics,
+// so the add is a compare-exchange loop on the float's bits.
+@group(0) @binding(3) var<storage, read> slots: array<u32>;
+@group(0) @binding(4) var<storage, read_write> grad: array<atomic<u32>>;
+fn store_c(m: u32, n: u32, v: f32) {
+  let word = slots[m * dims.N + n];
+  let slot = word & SLOT_MASK;
+  // Sparse layers send most positions to the zero slot; adding them all to
+  // one never-trained word would serialise every invocation on it.
+  if (slot >= dims.zero_slot) {
+    return;
+  }
+  let add = apply_sign(v, word);
+  var old = atomicLoad(&grad[slot]);
+  loop {
+    let swapped = atomicCompareExchangeWeak(&grad[slot], old, bitcast<u32>(bitcast<f32>(old) + add));
+    if (swapped.exchanged) {
+      break;
+    }
+    old = swapped.old_value;
+  }
+}

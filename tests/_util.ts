@@ -1,0 +1,78 @@
+/**
+ * Shared test helpers: one GPU device per test file, seeded random arrays,
+ * and a tolerance comparison that reports the worst element.
+ * @module
+ */
+
+import { type Gpu, requestDevice } from "../lib/gpu/device.ts";
+import { Rng } from "../lib/util/random.ts";
+
+let shared: Promise<Gpu> | null = null;
+
+/** The test file's device (created on first use, reused after). */
+export function testGpu(): Promise<Gpu> {
+  return shared ??= requestDevice({ label: "arbnet tests" });
+}
+
+/** `Deno.test` for GPU tests: the device outlives single tests, so resource sanitizers are off. */
+export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void>): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => fn(await testGpu()),
+  });
+}
+
+/** Uniform floats in [lo, hi) from a seed. */
+export function randomF32(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const rng = new Rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * rng.next();
+  return out;
+}
+
+/** Random slot words (slot in [0, slots], sign bit random when `signed`). */
+export function randomSlotWords(
+  n: number,
+  slots: number,
+  seed: number,
+  signed = true,
+): Uint32Array {
+  const rng = new Rng(seed);
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = (rng.int(slots + 1) | (signed && rng.next() < 0.5 ? 0x80000000 : 0)) >>> 0;
+  }
+  return out;
+}
+
+/**
+ * Asserts |a − e| ≤ atol + rtol·|e| elementwise; the message names the worst
+ * index, so a failure says where the kernel went wrong.
+ */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  { rtol = 1e-5, atol = 1e-5, what = "values" } = {},
+): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: length ${actual.length} != expected ${expected.length}`);
+  }
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    const excess = err - (atol + rtol * Math.abs(expected[i]));
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(
+      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
+        `(rtol ${rtol}, atol ${atol})`,
+    );
+  }
+}

@@ -1,0 +1,82 @@
+import { assertClose, gpuTest, randomF32 } from "./_util.ts";
+import { elementwiseGrid, elementwiseLaunch } from "../shaders/elementwise.ts";
+import { adamRef, reluBackwardRef, reluForwardRef, sgdRef } from "../shaders/elementwise_ref.ts";
+import assert from "node:assert/strict";
+import type { Gpu } from "../lib/gpu/device.ts";
+
+const SIZES = [1, 37, 256, 257, 1001];
+
+async function run(
+  gpu: Gpu,
+  name: "relu_forward" | "relu_backward" | "sgd" | "adam",
+  inputs: Record<string, Float32Array>,
+  values: Record<string, number> = {},
+): Promise<Record<string, Float32Array>> {
+  const n = Object.values(inputs)[0].length;
+  const bufs: Record<string, GPUBuffer> = {};
+  for (const [k, v] of Object.entries(inputs)) bufs[k] = gpu.upload(v, k);
+  const { launch } = await elementwiseLaunch(gpu, name, n, bufs, values);
+  gpu.dispatch(launch);
+  const out: Record<string, Float32Array> = {};
+  for (const [k, b] of Object.entries(bufs)) {
+    out[k] = await gpu.readF32(b, n);
+    gpu.release(b);
+  }
+  return out;
+}
+
+gpuTest("relu forward and backward match the CPU reference", async (gpu) => {
+  for (const n of SIZES) {
+    const x = randomF32(n, n);
+    const y = (await run(gpu, "relu_forward", { x, y: new Float32Array(n) })).y;
+    assert.deepEqual(y, reluForwardRef(x));
+    const dy = randomF32(n, n + 1);
+    const dx = (await run(gpu, "relu_backward", { y, dy, dx: new Float32Array(n) })).dx;
+    assert.deepEqual(dx, reluBackwardRef(y, dy));
+  }
+});
+
+gpuTest("sgd (plain, momentum, nesterov, weight decay) matches the CPU reference", async (gpu) => {
+  for (const n of SIZES) {
+    for (
+      const p of [
+        { lr: 0.1, momentum: 0, weight_decay: 0, nesterov: 0 },
+        { lr: 0.01, momentum: 0.9, weight_decay: 0, nesterov: 0 },
+        { lr: 0.01, momentum: 0.9, weight_decay: 1e-3, nesterov: 1 },
+      ]
+    ) {
+      const grad = randomF32(n, 1), weight = randomF32(n, 2), velocity = randomF32(n, 3);
+      const got = await run(gpu, "sgd", { grad, weight, velocity }, p);
+      sgdRef(grad, weight, velocity, p);
+      assertClose(got.weight, weight, { rtol: 1e-6, atol: 1e-7, what: "weight" });
+      assertClose(got.velocity, velocity, { rtol: 1e-6, atol: 1e-7, what: "velocity" });
+    }
+  }
+});
+
+gpuTest("adam matches the CPU reference", async (gpu) => {
+  for (const n of SIZES) {
+    const t = 3;
+    const p = {
+      lr: 1e-3,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weight_decay: 1e-4,
+      correction1: 1 - 0.9 ** t,
+      correction2: 1 - 0.999 ** t,
+    };
+    const grad = randomF32(n, 4), weight = randomF32(n, 5);
+    const m1 = randomF32(n, 6, -0.1, 0.1), m2 = randomF32(n, 7, 0, 0.01);
+    const got = await run(gpu, "adam", { grad, weight, m1, m2 }, p);
+    adamRef(grad, weight, m1, m2, p);
+    assertClose(got.weight, weight, { rtol: 1e-5, atol: 1e-6, what: "weight" });
+    assertClose(got.m1, m1, { rtol: 1e-5, atol: 1e-7, what: "m1" });
+    assertClose(got.m2, m2, { rtol: 1e-5, atol: 1e-9, what: "m2" });
+  }
+});
+
+Deno.test("elementwise grid spills into y beyond the per-dimension limit", () => {
+  assert.deepEqual(elementwiseGrid(256 * 10), [10, 1, 1]);
+  assert.deepEqual(elementwiseGrid(256 * 70000 + 1, 65535), [65535, 2, 1]);
+});

@@ -1,0 +1,94 @@
+import { assertClose, gpuTest, randomF32, randomSlotWords } from "./_util.ts";
+import {
+  matmulLaunch,
+  type MatmulShape,
+  type MatmulVariant,
+  type Tile,
+} from "../shaders/matmul.ts";
+import { matmulRef } from "../shaders/matmul_ref.ts";
+import type { Gpu } from "../lib/gpu/device.ts";
+
+// Awkward shapes: 1×1, primes, batch 1, nothing a multiple of any tile.
+const SHAPES: MatmulShape[] = [
+  { M: 1, N: 1, K: 1 },
+  { M: 1, N: 113, K: 37 },
+  { M: 37, N: 113, K: 29 },
+  { M: 5, N: 3, K: 101 },
+  { M: 50, N: 97, K: 64 },
+];
+
+const TILES: Tile[] = [
+  { tm: 4, tn: 4, wgX: 16, wgY: 4 },
+  { tm: 4, tn: 2, wgX: 8, wgY: 4, interleave: true },
+  { tm: 1, tn: 1, wgX: 8, wgY: 8 },
+  {
+    tm: 2,
+    tn: 8,
+    wgX: 8,
+    wgY: 2,
+  },
+];
+
+async function runGpu(gpu: Gpu, v: MatmulVariant, s: MatmulShape, tableSize: number, seed: number) {
+  const aLen = s.M * s.K;
+  const outLen = v.store === "scatter" ? tableSize + 1 : s.M * s.N;
+  const weights = v.store === "scatter"
+    ? randomF32(s.K * s.N, seed + 2) // B is a dense upstream gradient
+    : v.weights === "dense"
+    ? randomF32(s.K * s.N, seed + 2)
+    : randomF32(tableSize + 1, seed + 2).fill(0, tableSize);
+  const slots = randomSlotWords(
+    s.K * s.N > 0 ? Math.max(s.M * s.N, s.K * s.N) : 1,
+    tableSize,
+    seed + 3,
+  );
+  const inputs = {
+    a: randomF32(aLen, seed + 1),
+    b: weights,
+    slots,
+    bias: randomF32(s.N, seed + 4),
+    grad: new Float32Array(tableSize + 1),
+  };
+  const bufs = {
+    a: gpu.upload(inputs.a, "a"),
+    b: gpu.upload(inputs.b, "b"),
+    slots: gpu.upload(slots, "slots"),
+    bias: gpu.upload(inputs.bias, "bias"),
+    c: gpu.buffer(outLen * 4, "c"),
+  };
+  const launch = await matmulLaunch(gpu, v, { ...s, zeroSlot: tableSize }, bufs);
+  gpu.clear(bufs.c);
+  gpu.dispatch(launch);
+  const got = await gpu.readF32(bufs.c, outLen);
+  const want = matmulRef(v, { ...s, zeroSlot: tableSize }, inputs);
+  for (const b of Object.values(bufs)) gpu.release(b);
+  return { got, want };
+}
+
+const VARIANTS: MatmulVariant[] = [
+  { a: "rows", weights: "dense", b: "rows", store: "plain" },
+  { a: "rows", weights: "dense", b: "cols", store: "plain" },
+  { a: "cols", weights: "dense", b: "rows", store: "plain" },
+  { a: "rows", weights: "hashed", b: "rows", store: "bias" },
+  { a: "rows", weights: "hashed", b: "rows", store: "bias_relu" },
+  { a: "rows", weights: "hashed", b: "cols", store: "plain" },
+  { a: "cols", weights: "dense", b: "rows", store: "scatter" },
+];
+
+for (const v of VARIANTS) {
+  gpuTest(`matmul ${v.a}/${v.weights}/${v.b}/${v.store} matches the CPU reference`, async (gpu) => {
+    let seed = 10;
+    for (const s of SHAPES) {
+      for (const tile of TILES) {
+        for (const tableSize of [1, 7, 50]) {
+          const { got, want } = await runGpu(gpu, { ...v, tile }, s, tableSize, seed++);
+          assertClose(got, want, {
+            rtol: 1e-4,
+            atol: 1e-4 * Math.sqrt(s.K),
+            what: `${JSON.stringify(s)} tile ${JSON.stringify(tile)} K=${tableSize}`,
+          });
+        }
+      }
+    }
+  });
+}
