@@ -103,7 +103,7 @@ export function matmulSource(v: MatmulVariant): string {
   if (v.weights === "hashed" && v.store === "scatter") {
     throw new Error("a hashed B cannot be scattered into a table in the same product");
   }
-  if (hashed) uses.unshift("slot_codec");
+  if (hashed) uses.unshift("slot_codec", "slots_buffer");
   return [...parts, ...uses.map((u) => piece(file, u))].join("\n");
 }
 

@@ -2,7 +2,8 @@
 // with a "// @piece NAME" line; shaders/matmul.ts picks one A load, one
 // weight source, one B layout and one store. Binding numbers are fixed per
 // role so pieces compose without renumbering:
-//   0 dims (uniform) | 1 A | 2 B or table | 3 slots | 4 C or table gradient | 5 bias
+//   0 dims (uniform) | 1 A | 2 B or table | 3 slots (or procedural hash params)
+//   4 C or table gradient | 5 bias | 6, 7 procedural hash tables (alias)
 
 // @piece slot_codec
 // A slot word packs the table slot (low 31 bits) and the sign ξ (bit 31), so
@@ -34,13 +35,20 @@ fn weight_at(p: u32) -> f32 {
   return b_buf[p];
 }
 
+// @piece slots_buffer
+// Slot words read from a materialised buffer (one u32 per position). The
+// procedural alternatives in hash.wgsl define the same slot_word(p) from seeds.
+@group(0) @binding(3) var<storage, read> slots: array<u32>;
+fn slot_word(p: u32) -> u32 {
+  return slots[p];
+}
+
 // @piece weights_hashed
 // Virtual weight V[p] = ξ(p)·w[h(p)], gathered from the table; slot
 // `tableSize` of the table holds 0 (the zero slot).
 @group(0) @binding(2) var<storage, read> table: array<f32>;
-@group(0) @binding(3) var<storage, read> slots: array<u32>;
 fn weight_at(p: u32) -> f32 {
-  let word = slots[p];
+  let word = slot_word(p);
   return apply_sign(table[word & SLOT_MASK], word);
 }
 
@@ -84,10 +92,9 @@ fn activate(v: f32) -> f32 {
 // @piece store_scatter
 // Table gradient: g[h(p)] += ξ(p)·(Aᵀ-product)[p]. WGSL has no float atomics,
 // so the add is a compare-exchange loop on the float's bits.
-@group(0) @binding(3) var<storage, read> slots: array<u32>;
 @group(0) @binding(4) var<storage, read_write> grad: array<atomic<u32>>;
 fn store_c(m: u32, n: u32, v: f32) {
-  let word = slots[m * dims.N + n];
+  let word = slot_word(m * dims.N + n);
   let slot = word & SLOT_MASK;
   // Sparse layers send most positions to the zero slot; adding them all to
   // one never-trained word would serialise every invocation on it.
