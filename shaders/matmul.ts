@@ -8,7 +8,13 @@
  */
 
 import type { Gpu, Launch } from "../lib/gpu/device.ts";
-import { constants, piece } from "./pieces.ts";
+import { constants, piece, unroll } from "./pieces.ts";
+import {
+  proceduralSlotBindings,
+  type ProceduralSlotBuffers,
+  type ProceduralSlots,
+  proceduralSlotSource,
+} from "./hash.ts";
 import { WGSL } from "./wgsl.ts";
 
 /** Register tile: each invocation computes `tm × tn` outputs; a workgroup is `wgX × wgY`. */
@@ -26,7 +32,7 @@ export interface Tile {
 }
 
 /** The portable default tile, used when no autotuned choice exists. */
-export const DEFAULT_TILE: Tile = { tm: 4, tn: 4, wgX: 16, wgY: 4 };
+export const DEFAULT_TILE: Tile = { tm: 8, tn: 8, wgX: 8, wgY: 2, interleave: true };
 
 /**
  * Which pieces make a variant.
@@ -35,6 +41,9 @@ export const DEFAULT_TILE: Tile = { tm: 4, tn: 4, wgX: 16, wgY: 4 };
  * - `b`: `rows` multiplies by the weight matrix, `cols` by its transpose.
  * - `store`: `plain` writes C; `bias`/`bias_relu` add a bias (and ReLU);
  *   `scatter` adds C into a table gradient through the slots.
+ * - `slots`: where slot words come from (hashed weights and scatter only):
+ *   a materialised buffer (`buffer`, the default) or recomputed from seeds
+ *   by a hash family (`hash.wgsl`), which needs no per-position memory.
  */
 export interface MatmulVariant {
   /** Layout of A. */
@@ -47,7 +56,12 @@ export interface MatmulVariant {
   store: "plain" | "bias" | "bias_relu" | "scatter";
   /** Register tile; {@linkcode DEFAULT_TILE} when absent. */
   tile?: Tile;
+  /** Source of the slot words; `buffer` when absent. */
+  slots?: SlotSource;
 }
+
+/** Where a kernel's slot words come from: a buffer, or a hash family's procedural rule. */
+export type SlotSource = "buffer" | ProceduralSlots;
 
 /** Shape of one product: C is M×N, the inner dimension K. */
 export interface MatmulShape {
@@ -65,12 +79,15 @@ export interface MatmulShape {
  * Buffers of one product. `b` is the weight matrix (dense) or the table
  * (hashed, with `slots`); `c` receives C or, for `scatter`, the table gradient.
  */
-export interface MatmulBuffers {
+export interface MatmulBuffers extends Partial<ProceduralSlotBuffers> {
   /** Operand A. */
   a: GPUBuffer;
   /** Dense B, or the table of a hashed B. */
   b: GPUBuffer;
-  /** Slot words (hashed weights, or the scatter target map). */
+  /**
+   * Slot words (hashed weights, or the scatter target map) when `slots` is
+   * `buffer`; procedural slots read `hashParams` (and the alias buffers) instead.
+   */
   slots?: GPUBuffer;
   /** Output (C or table gradient). */
   c: GPUBuffer;
@@ -92,7 +109,7 @@ export function matmulSource(v: MatmulVariant): string {
       ROW_STEP: t.interleave ? t.wgY : 1,
       COL_STEP: t.interleave ? t.wgX : 1,
     }),
-    WGSL["matmul.wgsl"],
+    unroll(WGSL["matmul.wgsl"], t.tm, t.tn),
   ];
   const uses = [`a_${v.a}`, `weights_${v.weights}`, `b_${v.b}`];
   if (v.store === "plain") uses.push("store_plain");
@@ -103,8 +120,18 @@ export function matmulSource(v: MatmulVariant): string {
   if (v.weights === "hashed" && v.store === "scatter") {
     throw new Error("a hashed B cannot be scattered into a table in the same product");
   }
-  if (hashed) uses.unshift("slot_codec", "slots_buffer");
-  return [...parts, ...uses.map((u) => piece(file, u))].join("\n");
+  const procedural = proceduralSlots(v);
+  if (hashed) uses.unshift("slot_codec", ...(procedural ? [] : ["slots_buffer"]));
+  const source = [...parts, ...uses.map((u) => piece(file, u))].join("\n");
+  // Procedural slots go last (WGSL declarations may come in any order), so
+  // variants reading a slot buffer keep their exact source and cache keys.
+  return hashed && procedural
+    ? `${source}\n// slots=${procedural}\n${proceduralSlotSource(procedural)}`
+    : source;
+}
+
+function proceduralSlots(v: MatmulVariant): ProceduralSlots | null {
+  return v.slots === undefined || v.slots === "buffer" ? null : v.slots;
 }
 
 /** Workgroups needed for a shape and tile. */
@@ -120,7 +147,8 @@ export function matmulGrid(
 }
 
 function label(v: MatmulVariant): string {
-  return `matmul[${v.a},${v.weights},${v.b},${v.store}]`;
+  const slots = proceduralSlots(v) ? `,${v.slots}` : "";
+  return `matmul[${v.a},${v.weights},${v.b},${v.store}${slots}]`;
 }
 
 /**
@@ -140,17 +168,24 @@ export async function matmulLaunch(
     `${label(v)} dims`,
   );
   const hashed = v.weights === "hashed" || v.store === "scatter";
-  if (hashed && !buffers.slots) throw new Error(`${label(v)} needs a slots buffer`);
+  const procedural = proceduralSlots(v);
+  if (hashed && !procedural && !buffers.slots) throw new Error(`${label(v)} needs a slots buffer`);
   const usesBias = v.store === "bias" || v.store === "bias_relu";
   if (usesBias && !buffers.bias) throw new Error(`${label(v)} needs a bias buffer`);
-  return gpu.bind(program, [
+  const entries: (GPUBuffer | null)[] = [
     dims,
     buffers.a,
     buffers.b,
-    hashed ? buffers.slots! : null,
+    hashed && !procedural ? buffers.slots! : null,
     buffers.c,
     usesBias ? buffers.bias! : null,
-  ], matmulGrid(shape, tile));
+  ];
+  if (hashed && procedural) {
+    for (const [binding, buffer] of proceduralSlotBindings(procedural, buffers, label(v))) {
+      entries[binding] = buffer;
+    }
+  }
+  return gpu.bind(program, entries, matmulGrid(shape, tile));
 }
 
 /** Floating-point operations of one product (2·M·N·K). */

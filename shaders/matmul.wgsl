@@ -12,6 +12,12 @@
 // No workgroup memory: on CPU adapters (lavapipe) register tiling without it
 // measured ~4x faster than shared-memory tiling, and each invocation reads
 // its operands straight from (cached) memory.
+//
+// The register tile is written out as scalars: a line ending in
+// "// @each i" is repeated for i = 0..TM-1 ("@each j": j = 0..TN-1, "@each i j":
+// every pair) with {i} and {j} substituted (shaders/pieces.ts `unroll`).
+// Arrays indexed in loops ended up in memory on lavapipe; named scalars stay
+// in registers (measured 1.6-1.8x faster).
 
 struct Dims {
   M: u32,
@@ -25,7 +31,7 @@ struct Dims {
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  // ROW_STEP/COL_STEP = 1: invocation owns a contiguous TM×TN block.
+  // ROW_STEP/COL_STEP = 1: an invocation owns a contiguous TM×TN block.
   // ROW_STEP = WG_Y, COL_STEP = WG_X: invocations interleave, so neighbours
   // touch neighbouring addresses (coalesced on GPUs). Which wins is the
   // autotuner's call.
@@ -36,39 +42,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
   // Clamp instead of branching: rows/columns past the edge compute garbage
   // that is never stored, and every load stays in bounds.
-  var rows: array<u32, TM>;
-  var cols: array<u32, TN>;
-  for (var i = 0u; i < TM; i++) {
-    rows[i] = min(row_base + i * ROW_STEP, dims.M - 1u);
-  }
-  for (var j = 0u; j < TN; j++) {
-    cols[j] = min(col_base + j * COL_STEP, dims.N - 1u);
-  }
-  var acc: array<array<f32, TN>, TM>;
+  let r{i} = min(row_base + {i}u * ROW_STEP, dims.M - 1u); // @each i
+  let c{j} = min(col_base + {j}u * COL_STEP, dims.N - 1u); // @each j
+  var acc{i}_{j} = 0.0; // @each i j
   for (var k = 0u; k < dims.K; k++) {
-    var a: array<f32, TM>;
-    var b: array<f32, TN>;
-    for (var i = 0u; i < TM; i++) {
-      a[i] = load_a(rows[i], k);
-    }
-    for (var j = 0u; j < TN; j++) {
-      b[j] = load_b(k, cols[j]);
-    }
-    for (var i = 0u; i < TM; i++) {
-      for (var j = 0u; j < TN; j++) {
-        acc[i][j] = fma(a[i], b[j], acc[i][j]);
-      }
-    }
+    let a{i} = load_a(r{i}, k); // @each i
+    let b{j} = load_b(k, c{j}); // @each j
+    acc{i}_{j} = fma(a{i}, b{j}, acc{i}_{j}); // @each i j
   }
-  for (var i = 0u; i < TM; i++) {
-    let m = row_base + i * ROW_STEP;
-    if (m < dims.M) {
-      for (var j = 0u; j < TN; j++) {
-        let n = col_base + j * COL_STEP;
-        if (n < dims.N) {
-          store_c(m, n, acc[i][j]);
-        }
-      }
-    }
+  store_tile(row_base + {i}u * ROW_STEP, col_base + {j}u * COL_STEP, acc{i}_{j}); // @each i j
+}
+
+// Stores one output if it is inside C.
+fn store_tile(m: u32, n: u32, v: f32) {
+  if (m < dims.M && n < dims.N) {
+    store_c(m, n, v);
   }
 }

@@ -50,3 +50,27 @@ export function constants(values: Record<string, number>): string {
   return Object.entries(values).map(([k, v]) => `const ${k}: u32 = ${v >>> 0}u;`).join("\n") +
     "\n";
 }
+
+/**
+ * Expands the register-tile lines of a template: a line ending in
+ * `// @each i`, `// @each j` or `// @each i j` is repeated for every i < `tm`
+ * and/or j < `tn`, with `{i}` and `{j}` replaced (the marker is dropped).
+ */
+export function unroll(source: string, tm: number, tn: number): string {
+  const out: string[] = [];
+  for (const line of source.split("\n")) {
+    const m = /^(.*?)\s*\/\/ @each (i j|i|j)\s*$/.exec(line);
+    if (!m) {
+      out.push(line);
+      continue;
+    }
+    const is = m[2].includes("i") ? tm : 1;
+    const js = m[2].includes("j") ? tn : 1;
+    for (let i = 0; i < is; i++) {
+      for (let j = 0; j < js; j++) {
+        out.push(m[1].replaceAll("{i}", String(i)).replaceAll("{j}", String(j)));
+      }
+    }
+  }
+  return out.join("\n");
+}
