@@ -40,6 +40,7 @@ export const ELEMENTWISE_OPS = {
       ["correction2", "f32"],
     ],
   },
+  segment_sum: { buffers: ["g", "offsets", "positions", "grad"], params: [] },
 } as const satisfies Record<string, ElementwiseOp>;
 
 /** Name of an element-wise op. */

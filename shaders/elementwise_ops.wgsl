@@ -77,3 +77,26 @@ fn apply(i: u32) {
   let v_hat = v / params.correction2;
   weight[i] = weight[i] - params.lr * m_hat / (sqrt(v_hat) + params.eps);
 }
+
+// @piece segment_sum
+// Deterministic table gradient, one invocation per slot k:
+// grad[k] = Σ ξ(p)·G[p] over the positions p of slot k, in ascending p.
+// `offsets`/`positions` are the inverse index (CSR) of the hash; a position
+// word carries ξ in bit 31. No atomics: the same inputs give the same bits.
+struct Params {
+  n: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> offsets: array<u32>;
+@group(0) @binding(3) var<storage, read> positions: array<u32>;
+@group(0) @binding(4) var<storage, read_write> grad: array<f32>;
+fn apply(k: u32) {
+  var sum = 0.0;
+  for (var e = offsets[k]; e < offsets[k + 1u]; e++) {
+    let word = positions[e];
+    let v = g[word & 0x7fffffffu];
+    sum += bitcast<f32>(bitcast<u32>(v) ^ (word & 0x80000000u));
+  }
+  grad[k] = sum;
+}

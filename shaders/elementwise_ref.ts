@@ -82,3 +82,23 @@ export function adamRef(
         (Math.sqrt(v / f(p.correction2)) + f(p.eps));
   }
 }
+
+/** Deterministic table gradient from an inverse index (see the `segment_sum` piece). */
+export function segmentSumRef(
+  g: Float32Array,
+  offsets: Uint32Array,
+  positions: Uint32Array,
+): Float32Array {
+  const slots = offsets.length - 1;
+  const out = new Float32Array(slots);
+  for (let k = 0; k < slots; k++) {
+    let sum = 0;
+    for (let e = offsets[k]; e < offsets[k + 1]; e++) {
+      const word = positions[e];
+      const v = g[word & 0x7fffffff];
+      sum = f(sum + (word >>> 31 ? -v : v));
+    }
+    out[k] = sum;
+  }
+  return out;
+}

@@ -1,6 +1,14 @@
 import { assertClose, gpuTest, randomF32 } from "./_util.ts";
 import { elementwiseGrid, elementwiseLaunch } from "../shaders/elementwise.ts";
-import { adamRef, reluBackwardRef, reluForwardRef, sgdRef } from "../shaders/elementwise_ref.ts";
+import {
+  adamRef,
+  reluBackwardRef,
+  reluForwardRef,
+  segmentSumRef,
+  sgdRef,
+} from "../shaders/elementwise_ref.ts";
+import { inverseIndex } from "../lib/nn/inverse_index.ts";
+import { Rng } from "../lib/util/random.ts";
 import assert from "node:assert/strict";
 import type { Gpu } from "../lib/gpu/device.ts";
 
@@ -79,4 +87,31 @@ gpuTest("adam matches the CPU reference", async (gpu) => {
 Deno.test("elementwise grid spills into y beyond the per-dimension limit", () => {
   assert.deepEqual(elementwiseGrid(256 * 10), [10, 1, 1]);
   assert.deepEqual(elementwiseGrid(256 * 70000 + 1, 65535), [65535, 2, 1]);
+});
+
+gpuTest("segment_sum (deterministic table gradient) matches the CPU reference", async (gpu) => {
+  for (const [positions, slots] of [[1, 1], [37 * 113, 50], [1000, 7], [5000, 4999]]) {
+    const rng = new Rng(positions);
+    const indices = Uint32Array.from({ length: positions }, () => rng.int(slots + 1));
+    const signs = Int8Array.from({ length: positions }, () => (rng.next() < 0.5 ? -1 : 1));
+    const inv = inverseIndex(indices, signs, slots);
+    const g = randomF32(positions, slots);
+    const bufs = {
+      g: gpu.upload(g, "g"),
+      offsets: gpu.upload(inv.offsets, "offsets"),
+      positions: gpu.upload(inv.positions.length ? inv.positions : new Uint32Array(1), "pos"),
+      grad: gpu.buffer(slots * 4, "grad"),
+    };
+    const { launch } = await elementwiseLaunch(gpu, "segment_sum", slots, bufs);
+    gpu.dispatch(launch);
+    const got = await gpu.readF32(bufs.grad, slots);
+    assert.deepEqual(got, segmentSumRef(g, inv.offsets, inv.positions));
+    // and it is the table gradient: Σ over positions of the slot, signed
+    const want = new Float64Array(slots);
+    for (let p = 0; p < positions; p++) {
+      if (indices[p] < slots) want[indices[p]] += signs[p] * g[p];
+    }
+    assertClose(got, want, { rtol: 1e-5, atol: 1e-5 });
+    for (const b of Object.values(bufs)) gpu.release(b);
+  }
 });

@@ -1,0 +1,160 @@
+/**
+ * `deno bench` of the kernels of a 784×1000 hashed layer (table 1/8) at
+ * batch 50 and 128 (forward gather-matmul, input gradient, atomic table
+ * gradient), the dense matmul of the same shape (this adapter's roofline
+ * for us), and one full training step of 784-1000-10. After the table deno
+ * prints, a summary gives each one's time, GFLOP/s and fraction of the
+ * dense roofline.
+ *
+ *   deno task bench            (or: deno bench -A bench/kernels.bench.ts)
+ * @module
+ */
+
+import { requestDevice } from "../lib/gpu/device.ts";
+import type { Launch } from "../lib/gpu/device.ts";
+import { type MatmulShape, matmulFlops, matmulLaunch } from "../shaders/matmul.ts";
+import { hashes } from "../lib/hash/mod.ts";
+import { packSlotWords } from "../lib/nn/mod.ts";
+import { SGD } from "../lib/optim/mod.ts";
+import { buildMlp, Trainer } from "../lib/train/mod.ts";
+import { Rng } from "../lib/util/random.ts";
+
+const gpu = await requestDevice({ label: "arbnet bench" });
+const N_IN = 784, N_OUT = 1000, K = Math.round(N_IN * N_OUT / 8);
+const hash = hashes.uniform();
+const spec = { rows: N_IN, cols: N_OUT, tableSize: K, seed: 1 };
+const slots = gpu.upload(packSlotWords(hash.indices(spec), hash.signs(spec)), "slots");
+
+function random(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.next() - 0.5);
+}
+
+const table = gpu.upload(random(K + 1, 2).fill(0, K), "table");
+const dense = gpu.upload(random(N_IN * N_OUT, 3), "dense");
+const bias = gpu.upload(random(N_OUT, 4), "bias");
+const grad = gpu.buffer((K + 1) * 4, "table.grad");
+
+interface Row {
+  name: string;
+  batch: number;
+  flops: number;
+  times: number[];
+}
+const rows: Row[] = [];
+
+function bench(name: string, batch: number, flops: number, record: () => void | Promise<void>) {
+  const row: Row = { name, batch, flops, times: [] };
+  rows.push(row);
+  Deno.bench({
+    name: `${name} b${batch}`,
+    group: `batch ${batch}`,
+    n: 20,
+    warmup: 3,
+    async fn() {
+      const t0 = performance.now();
+      await record();
+      await gpu.sync();
+      row.times.push(performance.now() - t0);
+    },
+  });
+}
+
+function kernel(launch: Launch) {
+  return () => gpu.dispatch(launch);
+}
+
+for (const batch of [50, 128]) {
+  const x = gpu.upload(random(batch * N_IN, 5), "x");
+  const y = gpu.buffer(batch * N_OUT * 4, "y");
+  const dy = gpu.upload(random(batch * N_OUT, 6), "dy");
+  const dx = gpu.buffer(batch * N_IN * 4, "dx");
+  const fwd: MatmulShape = { M: batch, N: N_OUT, K: N_IN };
+  const back: MatmulShape = { M: batch, N: N_IN, K: N_OUT };
+  const tgrad: MatmulShape = { M: N_IN, N: N_OUT, K: batch, zeroSlot: K };
+  bench(
+    "dense matmul (roofline)",
+    batch,
+    matmulFlops(fwd),
+    kernel(
+      await matmulLaunch(gpu, { a: "rows", weights: "dense", b: "rows", store: "plain" }, fwd, {
+        a: x,
+        b: dense,
+        c: y,
+      }),
+    ),
+  );
+  bench(
+    "hashed forward",
+    batch,
+    matmulFlops(fwd),
+    kernel(
+      await matmulLaunch(gpu, { a: "rows", weights: "hashed", b: "rows", store: "bias" }, fwd, {
+        a: x,
+        b: table,
+        slots,
+        c: y,
+        bias,
+      }),
+    ),
+  );
+  bench(
+    "hashed input gradient",
+    batch,
+    matmulFlops(back),
+    kernel(
+      await matmulLaunch(gpu, { a: "rows", weights: "hashed", b: "cols", store: "plain" }, back, {
+        a: dy,
+        b: table,
+        slots,
+        c: dx,
+      }),
+    ),
+  );
+  const scatter = await matmulLaunch(
+    gpu,
+    { a: "cols", weights: "dense", b: "rows", store: "scatter" },
+    tgrad,
+    { a: x, b: dy, slots, c: grad },
+  );
+  bench("hashed table gradient (atomic)", batch, matmulFlops(tgrad), () => {
+    gpu.clear(grad);
+    gpu.dispatch(scatter);
+  });
+
+  const { net } = buildMlp(gpu, { layers: [784, 1000, 10], hash, tableFraction: 1 / 8, seed: 1 });
+  const trainer = new Trainer(net, new SGD(net.parameters(), { lr: 0.01, momentum: 0.9 }), {
+    features: 784,
+    classes: 10,
+  });
+  const bx = random(batch * 784, 7).map((v) => v + 0.5);
+  const by = Uint32Array.from({ length: batch }, (_, i) => i % 10);
+  // forward + input gradient of layer 2 + both table gradients (layer 1 needs no dX)
+  const stepFlops = 2 * batch * (784 * 1000 * 2 + 1000 * 10 * 3);
+  bench("training step 784-1000-10", batch, stepFlops, () => trainer.step(bx, by));
+}
+
+globalThis.addEventListener("unload", () => {
+  printSummary();
+  gpu.destroy();
+});
+
+function printSummary() {
+  const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+  console.log(`\nadapter: ${gpu.adapter.description}`);
+  console.log("| kernel | batch | median ms | GFLOP/s | of dense roofline |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (const batch of [50, 128]) {
+    const roof = rows.find((r) => r.batch === batch && r.name.startsWith("dense"));
+    const roofGflops = roof && roof.times.length ? roof.flops / median(roof.times) / 1e6 : NaN;
+    for (const r of rows.filter((r) => r.batch === batch && r.times.length > 0)) {
+      const ms = median(r.times);
+      const gflops = r.flops / ms / 1e6;
+      console.log(
+        `| ${r.name} | ${batch} | ${ms.toFixed(2)} | ${gflops.toFixed(2)} | ${
+          (gflops / roofGflops).toFixed(2)
+        } |`,
+      );
+    }
+  }
+}
