@@ -12,7 +12,7 @@
 
 import { requestDevice } from "../lib/gpu/device.ts";
 import type { Launch } from "../lib/gpu/device.ts";
-import { type MatmulShape, matmulFlops, matmulLaunch } from "../shaders/matmul.ts";
+import { matmulFlops, matmulLaunch, type MatmulShape } from "../shaders/matmul.ts";
 import { hashes } from "../lib/hash/mod.ts";
 import { packSlotWords } from "../lib/nn/mod.ts";
 import { SGD } from "../lib/optim/mod.ts";

@@ -22,6 +22,7 @@ import type { Dataset } from "../lib/data/mod.ts";
 import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
 import { buildMlp, fit, Trainer } from "../lib/train/mod.ts";
 import { ArbnetError } from "../lib/errors.ts";
+import { loadCheckpoint, saveCheckpoint } from "../lib/io/checkpoint.ts";
 import { hashOptionsFromFlags, openLog, ProgressBar } from "./common.ts";
 
 const FLAGS = {
@@ -78,6 +79,22 @@ const FLAGS = {
   "test-limit": { type: "int", min: 1, help: "use only the first N test examples" },
   log: { type: "string", help: "JSON-lines log path (default out/train-<time>.jsonl)" },
   quiet: { type: "bool", help: "no progress bar" },
+  procedural: {
+    type: "bool",
+    help: "recompute slots in the shaders from the seed (no per-weight memory)",
+  },
+  deterministic: {
+    type: "bool",
+    help: "table gradients without atomics: bit-identical reruns",
+  },
+  tile: {
+    type: "enum",
+    choices: ["auto", "default"],
+    default: "auto",
+    help: "matmul tiles: autotuned once per adapter and cached, or the portable default",
+  },
+  checkpoint: { type: "string", help: "save network + optimizer here after every epoch (atomic)" },
+  resume: { type: "string", help: "restore a --checkpoint file and continue with its next epoch" },
 } as const;
 
 function loadData(
@@ -115,6 +132,9 @@ await runMain(async () => {
     tableFraction: f["table-fraction"],
     sparsity: f.sparsity,
     seed: f.seed,
+    procedural: f.procedural,
+    deterministic: f.deterministic,
+    tile: f.tile === "auto" ? "auto" : undefined,
   });
   const lr = f.lr ?? (f.optimizer === "adam" ? 1e-3 : 0.05);
   const opt: Optimizer = f.optimizer === "adam"
@@ -138,6 +158,8 @@ await runMain(async () => {
     hash: { family: hash.family, options: hash.options },
     tableSizes: arb.map((l) => l.config.tableSize),
     sparsity: f.sparsity,
+    procedural: f.procedural === true,
+    deterministic: f.deterministic === true,
     optimizer: f.optimizer,
     lr,
     momentum: f.momentum,
@@ -169,6 +191,20 @@ await runMain(async () => {
     }, network ${whole.normalized.toFixed(4)}; log: ${log.path}`,
   );
 
+  // Resume verifies that the flags rebuilt the checkpoint's architecture exactly.
+  let startEpoch = 0;
+  if (f.resume) {
+    const info = await loadCheckpoint(f.resume, { net, opt });
+    startEpoch = (info.progress.epoch ?? -1) + 1;
+    console.error(`resumed from ${f.resume} at epoch ${startEpoch + 1} (step ${opt.steps})`);
+  }
+  const checkpoint = f.checkpoint;
+  const optimizerOptions = {
+    momentum: f.momentum,
+    nesterov: f.nesterov ?? false,
+    weightDecay: f["weight-decay"],
+  };
+
   const bar = new ProgressBar(f.quiet);
   const started = performance.now();
   const history = await fit(trainer, {
@@ -179,12 +215,27 @@ await runMain(async () => {
     seed: f.seed,
     lr,
     schedule: f.schedule as "cosine" | "constant",
+    startEpoch,
     onProgress: (p) => bar.update(p),
     onEpoch: async (e) => {
       bar.done(e);
       await log.write({ type: "epoch", ...e });
+      if (checkpoint) {
+        await saveCheckpoint(checkpoint, {
+          net,
+          opt,
+          optimizerOptions,
+          extra: { epoch: e.epoch, step: opt.steps },
+        });
+      }
     },
   });
+  if (history.length === 0) {
+    console.error(`nothing to do: the checkpoint already completed ${f.epochs} epochs`);
+    await log.close();
+    gpu.destroy();
+    return;
+  }
   const last = history.at(-1)!;
   const wall = (performance.now() - started) / 1000;
   await log.write({ type: "done", testAccuracy: last.testAccuracy, wallSeconds: wall });

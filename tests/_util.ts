@@ -11,7 +11,12 @@ let shared: Promise<Gpu> | null = null;
 
 /** The test file's device (created on first use, reused after). */
 export function testGpu(): Promise<Gpu> {
-  return shared ??= requestDevice({ label: "arbnet tests" });
+  if (!shared) {
+    shared = requestDevice({ label: "arbnet tests" });
+    const gpu = shared;
+    globalThis.addEventListener("unload", () => gpu.then((g) => g.destroy()));
+  }
+  return shared;
 }
 
 /** `Deno.test` for GPU tests: the device outlives single tests, so resource sanitizers are off. */

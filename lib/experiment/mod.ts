@@ -5,7 +5,9 @@
  * paper's two claims.
  *
  * Re-exports the public API of `lib/experiment/*`; imports nothing else.
- * Plotting packages load only when a figure is drawn.
+ * Plotting packages load only when a figure is drawn. The real `runOne`,
+ * which trains on WebGPU, is `TrainRunner` in `./train_run.ts`, not
+ * re-exported here so that this module stays free of the GPU stack.
  *
  * @example
  * ```ts ignore

@@ -333,10 +333,11 @@ export async function runSweep(opts: RunSweepOptions): Promise<SweepSummary> {
     summary.ran++;
     spent += wallSeconds;
     const left = todo.length - k - 1;
-    const eta = left > 0 ? `, ~${fmtSeconds((spent / (k + 1)) * left)} left` : "";
+    const eta = left > 0 ? `, ETA ~${fmtSeconds((spent / (k + 1)) * left)}` : "";
     log(
-      `${tag}run ${k + 1}/${todo.length} ${id}: accuracy ${result.testAccuracy.toFixed(4)} in ` +
-        `${fmtSeconds(wallSeconds)}${eta}`,
+      `${tag}run ${k + 1}/${todo.length} ${id}: accuracy ${result.testAccuracy.toFixed(4)}, ` +
+        `entropy ${result.entropy.network.toFixed(4)}, ${fmtSeconds(wallSeconds)}; ` +
+        `${left} left${eta}`,
     );
   }
   if (summary.failed.length > 0) {

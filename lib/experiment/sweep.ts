@@ -198,19 +198,22 @@ export function firstLayerTableSize(
 }
 
 /*
- * Profiles. Cost model: the trainer's ~20 ms per step at batch 50 on this
- * 2-core machine (784-1000-10, K = 98,000).
+ * Profiles. Cost model: ~90 ms per training step at batch 50 on this 2-core
+ * machine's lavapipe (784-1000-10, K = 98,000), and ~0.26 s per 500 test
+ * examples evaluated; docs/experiments.md has the measurements.
  *
  * full: the reference setup (784-1000-10, K = nIn·nOut/8, SGD momentum 0.9,
- *   batch 50, all 60,000 examples) for 20 epochs = 24,000 steps ≈ 480 s a run;
- *   balance 6 α × 3 s × 3 seeds = 54 runs ≈ 7.2 h, noise 7 r × 3 × 3 = 63 runs
- *   ≈ 8.4 h: meant to be sharded over machines.
+ *   batch 50, all 60,000 examples) for 20 epochs = 24,000 steps ≈ 36 min, plus
+ *   20 evaluations of 10,000 examples ≈ 1.7 min: ≈ 38 min a run; balance
+ *   6 α × 3 s × 3 seeds = 54 runs ≈ 34 h, noise 7 r × 3 × 3 = 63 runs ≈ 40 h:
+ *   meant to be sharded over machines.
  *
- * quick: 6,000 training examples × 3 epochs = 360 steps ≈ 7.2 s, evaluation on
- *   2,000 test examples = 40 forward-only batches ≲ 0.8 s, plus ≈ 1.5 s to set
- *   up device, hash and data: ≈ 10 s a run. Balance: 4 α × 2 s × 2 seeds = 16
- *   runs ≈ 160 s; noise: 5 r × 2 s × 2 seeds = 20 runs ≈ 200 s. Both together
- *   ≈ 6 min, under the 10-minute budget with room for a slower first run.
+ * quick: 6,000 training examples × 1 epoch = 120 steps ≈ 10.8 s, evaluation
+ *   on 2,000 test examples (4 forward batches of 500) ≈ 1.1 s; device, hash,
+ *   entropy and pipeline compiles ≈ 0.5 s: ≈ 12.4 s a run. Balance
+ *   4 α × 2 s × 2 seeds = 16 runs ≈ 3.3 min; noise 5 r × 2 s × 2 seeds = 20 runs
+ *   ≈ 4.1 min. Both together ≈ 7.5 min, under the 10-minute budget. (3 epochs,
+ *   designed for ~20 ms a step, would take ≈ 20 min at 90 ms.)
  */
 const PROFILE_BASE: Readonly<Record<Profile, Partial<BaseConfig>>> = {
   full: {
@@ -224,7 +227,7 @@ const PROFILE_BASE: Readonly<Record<Profile, Partial<BaseConfig>>> = {
   },
   quick: {
     profile: "quick",
-    epochs: 3,
+    epochs: 1,
     trainLimit: 6000,
     testLimit: 2000,
     hidden: [1000],

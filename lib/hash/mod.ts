@@ -9,6 +9,7 @@
  * per-position rules are exported (`uniformSlot`, `neighborhoodSlot`,
  * `aliasSlot`, `conv2dSlot`, `recurrentSlot`, `signOf`, `isSparse`) as the
  * reference for that port, together with the seed rule ({@linkcode SEED_PURPOSES}).
+ * {@linkcode proceduralHash} packs a layer's seeds for that port.
  *
  * @example
  * ```ts
@@ -43,6 +44,14 @@ export {
   dirichletProbabilities,
 } from "./dirichlet.ts";
 export { MAX_RADIUS, type NeighborhoodOptions, neighborhoodSlot } from "./neighborhood.ts";
+export {
+  HASH_PARAM_WORDS,
+  isProceduralFamily,
+  PROCEDURAL_FAMILIES,
+  type ProceduralFamily,
+  type ProceduralHash,
+  proceduralHash,
+} from "./procedural.ts";
 export {
   type Conv2dGeometry,
   type Conv2dOptions,

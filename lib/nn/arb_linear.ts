@@ -9,10 +9,24 @@
 
 import type { Gpu, Launch } from "../gpu/device.ts";
 import { ArbnetError, invalidOption } from "../errors.ts";
-import type { Hash } from "../hash/types.ts";
+import type { Hash, IndexSpec } from "../hash/types.ts";
 import { hashes } from "../hash/mod.ts";
+import {
+  isProceduralFamily,
+  PROCEDURAL_FAMILIES,
+  type ProceduralFamily,
+  proceduralHash,
+} from "../hash/procedural.ts";
+import type { ProceduralSlotBuffers } from "../../shaders/hash.ts";
 import { Rng } from "../util/random.ts";
-import { matmulLaunch, type MatmulVariant, type Tile } from "../../shaders/matmul.ts";
+import {
+  matmulLaunch,
+  type MatmulShape,
+  type MatmulVariant,
+  type Tile,
+} from "../../shaders/matmul.ts";
+import { chooseTile } from "../../shaders/matmul_tune.ts";
+import { inverseIndex } from "./inverse_index.ts";
 import { biasGradLaunch } from "../../shaders/bias_grad.ts";
 import { elementwiseLaunch } from "../../shaders/elementwise.ts";
 import {
@@ -46,10 +60,31 @@ export interface ArbLinearOptions {
   seed?: number;
   /** Learn a bias. Default true. */
   bias?: boolean;
-  /** Register tile of the matmuls; the adapter default when absent. */
-  tile?: Tile;
+  /**
+   * Register tile of the matmuls: a fixed tile, `"auto"` (measure a few
+   * tiles once per adapter and shape, cached: see `shaders/matmul_tune.ts`),
+   * or absent for the portable default.
+   */
+  tile?: Tile | "auto";
+  /**
+   * Deterministic table gradient: materialise `Xᵀ·dY` and sum it per slot
+   * through the inverse index in a fixed order, instead of atomic adds.
+   * Two runs then give bit-identical tables. Costs `4·in·out` bytes for the
+   * product and the inverse index; not available with `procedural`.
+   * Default false.
+   */
+  deterministic?: boolean;
   /** Label prefix for parameters and buffers. */
   name?: string;
+  /**
+   * Recompute every slot word in the shaders from the seed instead of
+   * storing one u32 per position: GPU memory is then the table (plus a
+   * `2·K`-word alias table for `dirichlet`), whatever `inFeatures ×
+   * outFeatures`, at the cost of a few hashes per weight read. Only the
+   * `uniform`, `neighborhood` and `dirichlet` families have a procedural
+   * form. The slots are the same bit for bit. Default false.
+   */
+  procedural?: boolean;
 }
 
 /** Everything that decides a layer's slots: enough to rebuild it (checkpoints, logs). */
@@ -107,12 +142,16 @@ export class ArbLinear extends Module {
   readonly table: Parameter;
   /** The bias, or null. */
   readonly bias: Parameter | null;
-  /** Slot per position (`tableSize` = zero slot), as the hash produced it. */
-  readonly indices: Uint32Array;
   readonly #gpu: Gpu;
   readonly #slots: GPUBuffer | null;
+  readonly #hash: Hash;
+  readonly #spec: IndexSpec;
+  #indices: Uint32Array | undefined;
+  #signs: Int8Array | null | undefined;
+  readonly #procedural: { family: ProceduralFamily; buffers: ProceduralSlotBuffers } | null;
   readonly #biasData: GPUBuffer;
-  readonly #tile?: Tile;
+  readonly #tile?: Tile | "auto";
+  readonly #inverse: { offsets: GPUBuffer; positions: GPUBuffer } | null;
 
   /** Builds the layer: evaluates the hash, initialises and uploads the table. */
   constructor(gpu: Gpu, options: ArbLinearOptions) {
@@ -129,10 +168,49 @@ export class ArbLinear extends Module {
       sparsity: config.sparsity,
       seed: config.seed,
     };
-    this.indices = options.hash.indices(spec);
-    const signs = options.hash.signs(spec);
+    this.#hash = options.hash;
+    this.#spec = spec;
     const dense = this.isDense;
-    this.#slots = dense ? null : gpu.upload(packSlotWords(this.indices, signs), `${name}.slots`);
+    if (options.procedural === true) {
+      // Nothing per position, on the GPU or the host: see `indices`.
+      const p = proceduralHash(options.hash, spec);
+      const buffers: ProceduralSlotBuffers = { hashParams: gpu.uniform(p.params, `${name}.hash`) };
+      if (p.alias) {
+        buffers.aliasThreshold = gpu.upload(p.alias.threshold, `${name}.alias_threshold`);
+        buffers.aliasTarget = gpu.upload(p.alias.alias, `${name}.alias_target`);
+      }
+      this.#procedural = { family: p.family, buffers };
+      this.#slots = null;
+    } else {
+      this.#procedural = null;
+      this.#indices = options.hash.indices(spec);
+      this.#signs = options.hash.signs(spec);
+      this.#slots = dense
+        ? null
+        : gpu.upload(packSlotWords(this.#indices, this.#signs), `${name}.slots`);
+    }
+    if (options.deterministic === true && !dense) {
+      if (this.#procedural) {
+        invalidOption(
+          "deterministic",
+          true,
+          "false for a procedural layer (its inverse index would be as large as the slots)",
+        );
+      }
+      const inv = inverseIndex(this.#indices!, this.#signs ?? null, config.tableSize);
+      this.#inverse = {
+        offsets: gpu.upload(inv.offsets, `${name}.inverse_offsets`),
+        positions: gpu.upload(
+          inv.positions.length ? inv.positions : new Uint32Array(1),
+          `${name}.inverse_positions`,
+        ),
+      };
+    } else {
+      if (options.deterministic !== undefined && typeof options.deterministic !== "boolean") {
+        invalidOption("deterministic", options.deterministic, "a boolean");
+      }
+      this.#inverse = null;
+    }
     this.table = new Parameter(
       gpu,
       `${name}.table`,
@@ -147,6 +225,35 @@ export class ArbLinear extends Module {
   /** The device this layer lives on. */
   get gpu(): Gpu {
     return this.#gpu;
+  }
+
+  /**
+   * Slot per position (`tableSize` = zero slot), as the hash produced it.
+   * A procedural layer computes it on the CPU at the first read (4 bytes
+   * per position on the host: 4 GB for 10^9 positions) and keeps it.
+   */
+  get indices(): Uint32Array {
+    return this.#indices ??= this.#hash.indices(this.#spec);
+  }
+
+  /**
+   * Sign per position (±1) as the hash produced it, or null when the family
+   * has no sign hash. Computed at the first read by a procedural layer, as
+   * {@linkcode ArbLinear.indices}.
+   */
+  get signs(): Int8Array | null {
+    if (this.#signs === undefined) this.#signs = this.#hash.signs(this.#spec);
+    return this.#signs;
+  }
+
+  /** Whether the table gradient avoids atomics (option `deterministic`). */
+  get deterministic(): boolean {
+    return this.#inverse !== null || this.isDense;
+  }
+
+  /** Whether the kernels recompute the slots from the seed (option `procedural`). */
+  get procedural(): boolean {
+    return this.#procedural !== null;
   }
 
   /**
@@ -182,15 +289,25 @@ export class ArbLinear extends Module {
     // With a fused ReLU the gradient before the activation needs its own buffer.
     const dPre = relu ? gpu.buffer(rows * c.outFeatures * 4, "arblinear.dpre") : out.grad!;
     const weights = this.isDense ? "dense" : "hashed";
-    const tile = this.#tile;
-    const v = (p: Omit<MatmulVariant, "tile">): MatmulVariant => ({ ...p, tile });
-    const slots = this.#slots ?? undefined;
+    const family = this.#procedural?.family;
+    // Each product gets its own tile: the autotuner measures per variant and shape.
+    const v = async (p: Omit<MatmulVariant, "tile">, shape: MatmulShape) => {
+      const base: MatmulVariant = family ? { ...p, slots: family } : { ...p };
+      const tile = this.#tile === "auto" ? await chooseTile(gpu, base, shape) : this.#tile;
+      return { variant: { ...base, tile }, shape };
+    };
+    const slots = { slots: this.#slots ?? undefined, ...this.#procedural?.buffers };
+    const launch = async (
+      p: { variant: MatmulVariant; shape: MatmulShape },
+      buffers: Parameters<typeof matmulLaunch>[3],
+    ) => await matmulLaunch(gpu, p.variant, p.shape, buffers);
 
-    const forward = await matmulLaunch(
-      gpu,
-      v({ a: "rows", weights, b: "rows", store: relu ? "bias_relu" : "bias" }),
-      { M: rows, N: c.outFeatures, K: c.inFeatures },
-      { a: x.buffer, b: this.table.data, slots, c: out.buffer, bias: this.#biasData },
+    const forward = await launch(
+      await v(
+        { a: "rows", weights, b: "rows", store: relu ? "bias_relu" : "bias" },
+        { M: rows, N: c.outFeatures, K: c.inFeatures },
+      ),
+      { a: x.buffer, b: this.table.data, ...slots, c: out.buffer, bias: this.#biasData },
     );
     const reluBack = relu
       ? (await elementwiseLaunch(gpu, "relu_backward", rows * c.outFeatures, {
@@ -199,33 +316,54 @@ export class ArbLinear extends Module {
         dx: dPre,
       })).launch
       : null;
-    const tableGrad = await matmulLaunch(
-      gpu,
-      v({ a: "cols", weights: "dense", b: "rows", store: this.isDense ? "plain" : "scatter" }),
-      { M: c.inFeatures, N: c.outFeatures, K: rows, zeroSlot: c.tableSize },
-      { a: x.buffer, b: dPre, slots, c: this.table.grad },
+    // Table gradient: the dense product Xᵀ·dY written straight into the
+    // gradient (dense hash), scattered into it by atomic adds, or (deterministic)
+    // written out and summed per slot through the inverse index.
+    const inverse = this.#inverse;
+    const product = inverse ? gpu.buffer(c.inFeatures * c.outFeatures * 4, "arblinear.xtdy") : null;
+    const tableGrad = await launch(
+      await v(
+        {
+          a: "cols",
+          weights: "dense",
+          b: "rows",
+          store: this.isDense || inverse ? "plain" : "scatter",
+        },
+        { M: c.inFeatures, N: c.outFeatures, K: rows, zeroSlot: c.tableSize },
+      ),
+      { a: x.buffer, b: dPre, ...slots, c: product ?? this.table.grad },
     );
+    const segmentSum = inverse
+      ? (await elementwiseLaunch(gpu, "segment_sum", c.tableSize, {
+        g: product!,
+        offsets: inverse.offsets,
+        positions: inverse.positions,
+        grad: this.table.grad,
+      })).launch
+      : null;
     const biasGrad = this.bias
       ? await biasGradLaunch(gpu, rows, c.outFeatures, dPre, this.bias.grad)
       : null;
     const inputGrad: Launch | null = x.grad
-      ? await matmulLaunch(
-        gpu,
-        v({ a: "rows", weights, b: "cols", store: "plain" }),
-        { M: rows, N: c.inFeatures, K: c.outFeatures },
-        { a: dPre, b: this.table.data, slots, c: x.grad },
+      ? await launch(
+        await v(
+          { a: "rows", weights, b: "cols", store: "plain" },
+          { M: rows, N: c.inFeatures, K: c.outFeatures },
+        ),
+        { a: dPre, b: this.table.data, ...slots, c: x.grad },
       )
       : null;
     const table = this.table;
-    const dense = this.isDense;
+    const scatters = !this.isDense && !inverse;
     return {
       output: out,
       forward: () => gpu.dispatch(forward),
       backward: () => {
         if (reluBack) gpu.dispatch(reluBack);
-        // The scatter adds into the gradient; the dense product overwrites it.
-        if (!dense) gpu.clear(table.grad);
+        // The scatter adds into the gradient; the other paths overwrite it.
+        if (scatters) gpu.clear(table.grad);
         gpu.dispatch(tableGrad);
+        if (segmentSum) gpu.dispatch(segmentSum);
         if (biasGrad) gpu.dispatch(biasGrad);
         if (inputGrad) gpu.dispatch(inputGrad);
       },
@@ -262,6 +400,16 @@ function resolveConfig(o: ArbLinearOptions): ArbLinearConfig {
   if (!(sparsity >= 0 && sparsity < 1)) invalidOption("sparsity", sparsity, "a number in [0, 1)");
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed)) invalidOption("seed", seed, "an integer");
+  if (o.procedural !== undefined && typeof o.procedural !== "boolean") {
+    invalidOption("procedural", o.procedural, "true or false");
+  }
+  if (o.procedural === true && !isProceduralFamily(o.hash.family)) {
+    throw new ArbnetError(
+      `invalid procedural: true for the ${o.hash.family} hash (only ${
+        PROCEDURAL_FAMILIES.join(", ")
+      } can be recomputed in the shaders); drop the procedural option to materialise its slots`,
+    );
+  }
   if (o.hash.family === "dense" && tableSize !== virtual) {
     throw new ArbnetError(
       `the dense hash needs tableSize = inFeatures × outFeatures = ${virtual}, got ${tableSize}`,
@@ -295,7 +443,7 @@ function initTable(c: ArbLinearConfig, extra: number): Float32Array {
 /** Options of {@linkcode Linear}: an ArbLinear without hash options. */
 export type LinearOptions = Omit<
   ArbLinearOptions,
-  "hash" | "tableSize" | "tableFraction" | "sparsity"
+  "hash" | "tableSize" | "tableFraction" | "sparsity" | "procedural"
 >;
 
 /**

@@ -26,8 +26,16 @@ export interface MlpOptions {
   sparsity?: number;
   /** Base seed; layer `i` uses `seed + i`. Default 0. */
   seed?: number;
-  /** Register tile of the matmuls. */
-  tile?: Tile;
+  /** Register tile of the matmuls, or `"auto"` to autotune (see `ArbLinearOptions.tile`). */
+  tile?: Tile | "auto";
+  /** Deterministic table gradients (see `ArbLinearOptions.deterministic`). Default false. */
+  deterministic?: boolean;
+  /**
+   * Recompute every layer's slots in the shaders from its seed (see
+   * `ArbLinearOptions.procedural`): uniform, neighborhood and dirichlet only.
+   * Default false.
+   */
+  procedural?: boolean;
 }
 
 /** The layers of an MLP (ArbLinear, ReLU, …, ArbLinear) and the network. */
@@ -55,6 +63,8 @@ export function buildMlp(gpu: Gpu, o: MlpOptions): Mlp {
       sparsity: o.sparsity ?? 0,
       seed: (seed + i) >>> 0,
       tile: o.tile,
+      procedural: o.procedural,
+      deterministic: o.deterministic,
       name: `layer${i}`,
     });
     layers.push(layer);

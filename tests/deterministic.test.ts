@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { assertClose, gpuTest, randomF32 } from "./_util.ts";
+import { hashes } from "../lib/hash/mod.ts";
+import { SGD } from "../lib/optim/mod.ts";
+import { buildMlp, Trainer } from "../lib/train/mod.ts";
+import type { Gpu } from "../lib/gpu/device.ts";
+import type { Hash } from "../lib/hash/types.ts";
+
+const X = randomF32(16 * 30, 1, 0, 1);
+const Y = Uint32Array.from({ length: 16 }, (_, i) => i % 5);
+
+async function run(gpu: Gpu, hash: Hash, deterministic: boolean, steps = 8) {
+  const { net, layers } = buildMlp(gpu, {
+    layers: [30, 40, 5],
+    hash,
+    tableFraction: 0.05, // crowded slots: many positions per slot
+    sparsity: 0.2,
+    seed: 3,
+    deterministic,
+  });
+  const trainer = new Trainer(net, new SGD(net.parameters(), { lr: 0.05, momentum: 0.9 }), {
+    features: 30,
+    classes: 5,
+  });
+  for (let i = 0; i < steps; i++) await trainer.step(X, Y);
+  return Promise.all(layers.map((l) => l.table.read()));
+}
+
+for (
+  const [name, hash] of [
+    ["uniform", hashes.uniform()],
+    ["dirichlet α=0.01", hashes.dirichlet({ alpha: 0.01 })],
+  ] as const
+) {
+  gpuTest(`deterministic mode: two runs give bit-identical tables (${name})`, async (gpu) => {
+    const a = await run(gpu, hash, true);
+    const b = await run(gpu, hash, true);
+    for (let i = 0; i < a.length; i++) assert.deepEqual(a[i], b[i], `layer ${i}`);
+  });
+
+  gpuTest(`deterministic and atomic table gradients agree (${name})`, async (gpu) => {
+    const det = await run(gpu, hash, true);
+    const atomic = await run(gpu, hash, false);
+    for (let i = 0; i < det.length; i++) {
+      assertClose(atomic[i], det[i], { rtol: 1e-4, atol: 1e-5, what: `layer ${i}` });
+    }
+  });
+}
+
+gpuTest("deterministic mode is refused for procedural layers", (gpu) => {
+  assert.throws(
+    () =>
+      buildMlp(gpu, {
+        layers: [30, 5],
+        hash: hashes.uniform(),
+        procedural: true,
+        deterministic: true,
+      }),
+    /deterministic/,
+  );
+  return Promise.resolve();
+});
