@@ -35,7 +35,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   // ROW_STEP = WG_Y, COL_STEP = WG_X: invocations interleave, so neighbours
   // touch neighbouring addresses (coalesced on GPUs). Which wins is the
   // autotuner's call.
-  let row_base = wg.y * (WG_Y * TM) + select(lid.y * TM, lid.y, ROW_STEP != 1u);
+  // With one row of invocations (WG_Y = 1) the rows depend on the workgroup
+  // alone: the driver can see A's loads are uniform and broadcast them.
+  let ly = select(lid.y, 0u, WG_Y == 1u);
+  let row_base = wg.y * (WG_Y * TM) + select(ly * TM, ly, ROW_STEP != 1u);
   let col_base = wg.x * (WG_X * TN) + select(lid.x * TN, lid.x, COL_STEP != 1u);
   if (row_base >= dims.M || col_base >= dims.N) {
     return;

@@ -28,6 +28,8 @@ export const TILE_CANDIDATES: readonly Tile[] = [
   { tm: 4, tn: 4, wgX: 16, wgY: 4 },
   { tm: 4, tn: 4, wgX: 8, wgY: 8, interleave: true },
   { tm: 16, tn: 8, wgX: 8, wgY: 1, interleave: true },
+  { tm: 8, tn: 8, wgX: 16, wgY: 1, interleave: true },
+  { tm: 8, tn: 8, wgX: 8, wgY: 1 },
 ];
 
 /** One candidate's measured time. */

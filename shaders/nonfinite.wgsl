@@ -1,0 +1,31 @@
+// Watches a tensor for NaN and ±Inf during training without reading it back:
+// one invocation per element; a non-finite element lowers the tensor's flag
+// word to the current step, so each flag ends up holding the first step at
+// which its tensor went bad (0xffffffff: never). A trainer reads the flags
+// only when its metrics say something went wrong, or every few hundred steps.
+
+struct Params {
+  n: u32,
+  // Which flag word (after the step word) this tensor owns.
+  slot: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> values: array<f32>;
+// [0]: the current step, written by the host before each step's work;
+// [1 + slot]: first step at which tensor `slot` held a non-finite value.
+@group(0) @binding(2) var<storage, read_write> flags: array<atomic<u32>>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  // Large tensors spill into a second grid dimension, as in elementwise.wgsl.
+  let i = gid.x + gid.y * groups.x * 256u;
+  if (i >= params.n) {
+    return;
+  }
+  // Test the exponent bits: compilers may assume floats are finite and fold
+  // a comparison like x != x away.
+  if ((bitcast<u32>(values[i]) & 0x7f800000u) == 0x7f800000u) {
+    atomicMin(&flags[1u + params.slot], atomicLoad(&flags[0]));
+  }
+}
