@@ -24,6 +24,12 @@ const FLAGS = {
   batches: { type: "string", default: "50,128", help: "batch sizes" },
   "no-peer": { type: "bool", help: "skip TensorFlow.js" },
   deterministic: { type: "bool", help: "also time the deterministic table gradient" },
+  tile: {
+    type: "enum",
+    choices: ["auto", "default"],
+    default: "auto",
+    help: "matmul tiles: autotuned (cached per adapter) or the portable default",
+  },
 } as const;
 
 const LAYERS = [784, 1000, 1000, 10];
@@ -39,6 +45,7 @@ async function ours(
   steps: number,
   warmup: number,
   deterministic = false,
+  tile: "auto" | undefined = "auto",
 ): Promise<number> {
   const gpu = await requestDevice();
   try {
@@ -48,6 +55,7 @@ async function ours(
       tableFraction: 1 / 8,
       seed: 1,
       deterministic,
+      tile,
     });
     const trainer = new Trainer(net, new SGD(net.parameters(), { lr: 0.01, momentum: 0.9 }), {
       features: 784,
@@ -83,7 +91,8 @@ await runMain(async () => {
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const batch of batches) {
     for (const mode of ["hashed", "dense"] as const) {
-      const ms = await ours(mode, batch, f.steps, f.warmup);
+      const tile = f.tile === "auto" ? "auto" : undefined;
+      const ms = await ours(mode, batch, f.steps, f.warmup, false, tile);
       let peer: PeerResult | null = null;
       if (!f["no-peer"]) {
         peer = await runTfjsPeer({ mode, batch, steps: f.steps, warmup: f.warmup });
@@ -96,8 +105,9 @@ await runMain(async () => {
       );
     }
     if (f.deterministic) {
-      const atomic = await ours("hashed", batch, f.steps, f.warmup, false);
-      const det = await ours("hashed", batch, f.steps, f.warmup, true);
+      const tile = f.tile === "auto" ? "auto" : undefined;
+      const atomic = await ours("hashed", batch, f.steps, f.warmup, false, tile);
+      const det = await ours("hashed", batch, f.steps, f.warmup, true, tile);
       console.log(
         `| hashed, deterministic vs atomic table gradient | ${batch} | ${det.toFixed(1)} | ` +
           `(atomic ${atomic.toFixed(1)}) | ${(det / atomic).toFixed(3)} | |`,

@@ -120,3 +120,18 @@ gpuTest("evaluate reports loss and accuracy over a dataset", async (gpu) => {
   assert.equal(m.accuracy, 1);
   assert.ok(m.loss < 0.2);
 });
+
+Deno.test("coprime table sizes break round-robin row aliasing", async () => {
+  const { coprimeAtLeast } = await import("../lib/train/model.ts");
+  assert.equal(coprimeAtLeast(98_000, 1000), 98_001);
+  assert.equal(coprimeAtLeast(1_250, 10), 1_251);
+  assert.equal(coprimeAtLeast(7, 10), 7);
+  // With K = 98,000 = 98 × 1000, round-robin makes pixels i and i + 98 share every slot.
+  const h = hashes.neighborhood({ radius: 0 });
+  const aliased = h.indices({ rows: 784, cols: 1000, tableSize: 98_000, seed: 1 });
+  const coprime = h.indices({ rows: 784, cols: 1000, tableSize: 98_001, seed: 1 });
+  const sameRow = (idx: Uint32Array) =>
+    idx.subarray(0, 1000).every((v, j) => v === idx[98_000 + j]);
+  assert.ok(sameRow(aliased));
+  assert.ok(!sameRow(coprime));
+});

@@ -428,7 +428,12 @@ function quickRadii(k: number): number[] {
  * ```
  */
 export function noiseSweep(opts: NoiseSweepOptions = {}): RunSpec[] {
-  const { profile, base } = resolveBase(opts);
+  const resolved = resolveBase(opts);
+  const profile = resolved.profile;
+  // Round-robin (radius 0) with K a multiple of the row length would make
+  // whole rows share every weight (see buildMlp's coprimeTables): the sweep
+  // is about noise, so its table sizes are made coprime with the rows.
+  const base = { coprimeTables: true, ...resolved.base } as BaseConfig;
   const d = PROFILE_POINTS[profile];
   const k = opts.k ?? firstLayerTableSize(base);
   const radii = opts.radii ?? (profile === "quick" ? quickRadii(k) : defaultRadii(k));

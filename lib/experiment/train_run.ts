@@ -59,6 +59,8 @@ type RunSettings = {
   trainLimit?: number;
   /** First this-many test examples, or all. */
   testLimit?: number;
+  /** Table sizes coprime with each layer's row length (see buildMlp). */
+  coprimeTables: boolean;
 };
 
 function posInt(name: string, v: unknown): number {
@@ -105,7 +107,10 @@ function runSettings(spec: RunSpec): RunSettings {
   if (schedule !== "cosine" && schedule !== "constant") {
     invalidOption("spec.schedule", schedule, `"cosine" or "constant"`);
   }
+  const coprime = spec.coprimeTables ?? false;
+  if (typeof coprime !== "boolean") invalidOption("spec.coprimeTables", coprime, "a boolean");
   return {
+    coprimeTables: coprime,
     dataset: spec.dataset,
     hidden: [...spec.hidden],
     tableFraction: frac,
@@ -217,6 +222,7 @@ export class TrainRunner {
         tableFraction: s.tableFraction,
         sparsity: s.sparsity,
         seed: s.seed,
+        coprimeTables: s.coprimeTables,
       });
       const perLayer = layers.map((l) => occupancyEntropy(l.indices, l.config.tableSize));
       const whole = networkEntropy(

@@ -28,6 +28,15 @@ export interface MlpOptions {
   seed?: number;
   /** Register tile of the matmuls, or `"auto"` to autotune (see `ArbLinearOptions.tile`). */
   tile?: Tile | "auto";
+  /**
+   * Round every hashed layer's table size up to the nearest size coprime with
+   * its `outFeatures`. With round-robin sharing (`neighborhood`, radius 0)
+   * a table size that is a multiple of the row length makes whole rows of the
+   * virtual matrix identical (784-1000 at 1/8: K = 98·1000, so pixels i and
+   * i + 98 share every weight); a coprime size makes them shifted copies
+   * instead. Default false.
+   */
+  coprimeTables?: boolean;
   /** Deterministic table gradients (see `ArbLinearOptions.deterministic`). Default false. */
   deterministic?: boolean;
   /**
@@ -55,11 +64,17 @@ export function buildMlp(gpu: Gpu, o: MlpOptions): Mlp {
   const layers: ArbLinear[] = [];
   const modules: Module[] = [];
   for (let i = 0; i + 1 < o.layers.length; i++) {
+    const [nIn, nOut] = [o.layers[i], o.layers[i + 1]];
+    const fraction = o.tableFraction ?? 1 / 8;
+    const hashed = o.hash.family !== "dense";
     const layer = new ArbLinear(gpu, {
-      inFeatures: o.layers[i],
-      outFeatures: o.layers[i + 1],
+      inFeatures: nIn,
+      outFeatures: nOut,
       hash: o.hash,
-      tableFraction: o.hash.family === "dense" ? undefined : o.tableFraction ?? 1 / 8,
+      tableFraction: hashed ? fraction : undefined,
+      tableSize: hashed && o.coprimeTables
+        ? coprimeAtLeast(Math.max(1, Math.round(nIn * nOut * fraction)), nOut)
+        : undefined,
       sparsity: o.sparsity ?? 0,
       seed: (seed + i) >>> 0,
       tile: o.tile,
@@ -72,4 +87,15 @@ export function buildMlp(gpu: Gpu, o: MlpOptions): Mlp {
     if (i + 2 < o.layers.length) modules.push(new ReLU());
   }
   return { net: new Sequential(modules), layers };
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** The smallest integer ≥ `k` that shares no factor with `n`. */
+export function coprimeAtLeast(k: number, n: number): number {
+  while (gcd(k, n) !== 1) k++;
+  return k;
 }
