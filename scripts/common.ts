@@ -8,6 +8,18 @@ import { dirname } from "node:path";
 import { ArbnetError } from "../lib/errors.ts";
 import type { EpochRecord, Progress } from "../lib/train/mod.ts";
 
+/** The flags that choose a hash family's options, shared by every script that builds hashes. */
+export const HASH_OPTION_FLAGS = {
+  alpha: {
+    type: "number",
+    min: 1e-4,
+    max: 1e4,
+    help: "Dirichlet concentration (--hash dirichlet)",
+  },
+  radius: { type: "int", min: 0, help: "Neighborhood radius (--hash neighborhood)" },
+  sign: { type: "enum", choices: ["on", "off"], help: "sign hash ξ (family default when absent)" },
+} as const;
+
 /** Hash family options from the common flags (`--alpha`, `--radius`, `--sign`). */
 export function hashOptionsFromFlags(
   f: { hash: string; alpha?: number; radius?: number; sign?: string },

@@ -21,9 +21,9 @@ import { loadCifar10, loadMnist } from "../lib/data/mod.ts";
 import type { Dataset } from "../lib/data/mod.ts";
 import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
 import { buildMlp, fit, Trainer } from "../lib/train/mod.ts";
-import { ArbnetError } from "../lib/errors.ts";
-import { loadCheckpoint, saveCheckpoint } from "../lib/io/checkpoint.ts";
-import { hashOptionsFromFlags, openLog, ProgressBar } from "./common.ts";
+import { ArbnetError, DeviceLostError, NonFiniteError } from "../lib/errors.ts";
+import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "../lib/io/checkpoint.ts";
+import { HASH_OPTION_FLAGS, hashOptionsFromFlags, openLog, ProgressBar } from "./common.ts";
 
 const FLAGS = {
   dataset: { type: "enum", choices: ["mnist", "cifar10"], default: "mnist", help: "training data" },
@@ -33,14 +33,7 @@ const FLAGS = {
     help: "layer widths, input to output (default 784,1000,10 / 3072,1000,10)",
   },
   hash: { type: "enum", choices: hashFamilyNames, default: "uniform", help: "hash family" },
-  alpha: {
-    type: "number",
-    min: 1e-4,
-    max: 1e4,
-    help: "Dirichlet concentration (--hash dirichlet)",
-  },
-  radius: { type: "int", min: 0, help: "Neighborhood radius (--hash neighborhood)" },
-  sign: { type: "enum", choices: ["on", "off"], help: "sign hash ξ (family default when absent)" },
+  ...HASH_OPTION_FLAGS,
   "table-fraction": {
     type: "number",
     min: 1e-9,
@@ -113,6 +106,14 @@ function loadData(
 await runMain(async () => {
   const f = parseFlags(Deno.args, FLAGS, "deno task train", "Train an ArbNet MLP on WebGPU.");
   if (!f) return;
+  if (f._.length > 0) {
+    throw new ArbnetError(
+      `unexpected argument ${JSON.stringify(f._[0])}: deno task train takes only --flags ` +
+        "(see --help)",
+    );
+  }
+  // Fail before loading data and building the network, not after.
+  if (f.resume) await readCheckpointInfo(f.resume);
   const train = await loadData(f.dataset, f.data, "train", f["train-limit"]);
   const test = await loadData(f.dataset, f.data, "test", f["test-limit"]);
   const layers = f.layers
@@ -207,6 +208,8 @@ await runMain(async () => {
 
   const bar = new ProgressBar(f.quiet);
   const started = performance.now();
+  // The newest checkpoint holding a good model, for the advice when a run fails.
+  let saved = f.resume ? { path: f.resume, epoch: startEpoch - 1 } : null;
   const history = await fit(trainer, {
     train,
     test,
@@ -227,8 +230,21 @@ await runMain(async () => {
           optimizerOptions,
           extra: { epoch: e.epoch, step: opt.steps },
         });
+        saved = { path: checkpoint, epoch: e.epoch };
       }
     },
+  }).catch((e) => {
+    if (!(e instanceof NonFiniteError || e instanceof DeviceLostError)) throw e;
+    const message = e.message.replace(/ \(deno task train: .*$/, "");
+    const advice = saved
+      ? e instanceof DeviceLostError
+        ? `rerun the same command with --resume ${saved.path} to continue after epoch ` +
+          `${saved.epoch + 1}`
+        : `the last good checkpoint, ${saved.path} (epoch ${saved.epoch + 1}), was kept`
+      : `no checkpoint was saved${
+        checkpoint ? " yet" : ""
+      }: pass --checkpoint PATH to keep one every epoch`;
+    throw new ArbnetError(`${message}; ${advice}`);
   });
   if (history.length === 0) {
     console.error(`nothing to do: the checkpoint already completed ${f.epochs} epochs`);

@@ -19,7 +19,7 @@ import { dirname } from "node:path";
 import { parseFlags, runMain } from "../lib/cli.ts";
 import { ArbnetError } from "../lib/errors.ts";
 import { hashFromDescriptor, occupancyEntropy, slotCounts } from "../lib/hash/mod.ts";
-import { hashOptionsFromFlags } from "./common.ts";
+import { HASH_OPTION_FLAGS, hashOptionsFromFlags } from "./common.ts";
 
 const FLAGS = {
   // conv2d and recurrent take geometry options that have no flags here.
@@ -29,14 +29,7 @@ const FLAGS = {
     default: "uniform",
     help: "hash family",
   },
-  alpha: {
-    type: "number",
-    min: 1e-4,
-    max: 1e4,
-    help: "Dirichlet concentration (--hash dirichlet)",
-  },
-  radius: { type: "int", min: 0, help: "Neighborhood radius (--hash neighborhood)" },
-  sign: { type: "enum", choices: ["on", "off"], help: "sign hash ξ (family default when absent)" },
+  ...HASH_OPTION_FLAGS,
   rows: { type: "int", min: 1, default: 784, help: "rows of the virtual matrix (input features)" },
   cols: { type: "int", min: 1, default: 1000, help: "columns (output features)" },
   "table-fraction": {
