@@ -7,7 +7,7 @@
 //
 // Needs from the pieces: const TM, TN (outputs per invocation), WG_X, WG_Y
 // (workgroup shape), ROW_STEP, COL_STEP (1 or WG_Y/WG_X: see main); fn load_a(m, k) -> f32; fn load_b(k, n) -> f32;
-// fn store_c(m, n, v).
+// fn store_c(m, n, v); fn store_done() (after the tile's last store_c).
 //
 // No workgroup memory: on CPU adapters (lavapipe) register tiling without it
 // measured ~4x faster than shared-memory tiling, and each invocation reads
@@ -54,6 +54,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     acc{i}_{j} = fma(a{i}, b{j}, acc{i}_{j}); // @each i j
   }
   store_tile(row_base + {i}u * ROW_STEP, col_base + {j}u * COL_STEP, acc{i}_{j}); // @each i j
+  store_done();
 }
 
 // Stores one output if it is inside C.

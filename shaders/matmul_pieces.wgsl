@@ -70,6 +70,7 @@ fn load_b(k: u32, n: u32) -> f32 {
 fn store_c(m: u32, n: u32, v: f32) {
   c_buf[m * dims.N + n] = v;
 }
+fn store_done() {}
 
 // @piece store_bias
 // C = act(A·B + bias): the layer's bias and activation fused into the epilogue.
@@ -78,6 +79,7 @@ fn store_c(m: u32, n: u32, v: f32) {
 fn store_c(m: u32, n: u32, v: f32) {
   c_buf[m * dims.N + n] = activate(v + bias[n]);
 }
+fn store_done() {}
 
 // @piece act_none
 fn activate(v: f32) -> f32 {
@@ -91,8 +93,24 @@ fn activate(v: f32) -> f32 {
 
 // @piece store_scatter
 // Table gradient: g[h(p)] += ξ(p)·(Aᵀ-product)[p]. WGSL has no float atomics,
-// so the add is a compare-exchange loop on the float's bits.
+// so the add is a compare-exchange loop on the float's bits. Consecutive
+// outputs of an invocation that share a slot (the crowded slots of a
+// low-balance hash) are first summed in a register, so a run costs one
+// atomic instead of one per position: privatised accumulation.
 @group(0) @binding(4) var<storage, read_write> grad: array<atomic<u32>>;
+const NO_RUN: u32 = 0xffffffffu;
+var<private> run_slot: u32 = NO_RUN;
+var<private> run_sum: f32 = 0.0;
+fn atomic_add(slot: u32, add: f32) {
+  var old = atomicLoad(&grad[slot]);
+  loop {
+    let swapped = atomicCompareExchangeWeak(&grad[slot], old, bitcast<u32>(bitcast<f32>(old) + add));
+    if (swapped.exchanged) {
+      break;
+    }
+    old = swapped.old_value;
+  }
+}
 fn store_c(m: u32, n: u32, v: f32) {
   let word = slot_word(m * dims.N + n);
   let slot = word & SLOT_MASK;
@@ -102,12 +120,17 @@ fn store_c(m: u32, n: u32, v: f32) {
     return;
   }
   let add = apply_sign(v, word);
-  var old = atomicLoad(&grad[slot]);
-  loop {
-    let swapped = atomicCompareExchangeWeak(&grad[slot], old, bitcast<u32>(bitcast<f32>(old) + add));
-    if (swapped.exchanged) {
-      break;
-    }
-    old = swapped.old_value;
+  if (slot == run_slot) {
+    run_sum += add;
+    return;
+  }
+  store_done();
+  run_slot = slot;
+  run_sum = add;
+}
+fn store_done() {
+  if (run_slot != NO_RUN) {
+    atomic_add(run_slot, run_sum);
+    run_slot = NO_RUN;
   }
 }
