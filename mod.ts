@@ -28,7 +28,7 @@
  * @module
  */
 
-export { ArbnetError } from "./lib/errors.ts";
+export { ArbnetError, DeviceLostError, NonFiniteError } from "./lib/errors.ts";
 export {
   type AdapterDescription,
   type DeviceOptions,
@@ -67,11 +67,13 @@ export {
   ArbLinear,
   type ArbLinearConfig,
   type ArbLinearOptions,
+  type LayerOutput,
   Linear,
   type LinearOptions,
   type Metrics,
   MetricsBuffer,
   Module,
+  type NonFiniteReport,
   Parameter,
   type Plan,
   type PlanOptions,

@@ -241,9 +241,9 @@ await runMain(async () => {
         ? `rerun the same command with --resume ${saved.path} to continue after epoch ` +
           `${saved.epoch + 1}`
         : `the last good checkpoint, ${saved.path} (epoch ${saved.epoch + 1}), was kept`
-      : `no checkpoint was saved${
-        checkpoint ? " yet" : ""
-      }: pass --checkpoint PATH to keep one every epoch`;
+      : checkpoint
+      ? `no checkpoint was saved yet (the first is written after epoch ${startEpoch + 1})`
+      : "no checkpoint was saved: pass --checkpoint PATH to keep one every epoch";
     throw new ArbnetError(`${message}; ${advice}`);
   });
   if (history.length === 0) {

@@ -10,6 +10,9 @@ import type { Gpu, Launch } from "../lib/gpu/device.ts";
 import { elementwiseGrid } from "./elementwise.ts";
 import { WGSL } from "./wgsl.ts";
 
+/** Elements each invocation checks (`PER` in the shader). */
+const PER_INVOCATION = 16;
+
 /** A flag word that was never lowered: the tensor has been finite throughout. */
 export const NEVER = 0xffffffff;
 
@@ -29,7 +32,7 @@ export async function nonFiniteLaunch(
   return gpu.bind(
     program,
     [params, values, flags],
-    elementwiseGrid(n, gpu.limits.maxComputeWorkgroupsPerDimension),
+    elementwiseGrid(Math.ceil(n / PER_INVOCATION), gpu.limits.maxComputeWorkgroupsPerDimension),
   );
 }
 

@@ -16,16 +16,23 @@ struct Params {
 // [1 + slot]: first step at which tensor `slot` held a non-finite value.
 @group(0) @binding(2) var<storage, read_write> flags: array<atomic<u32>>;
 
+// Elements per invocation: fewer invocations make the watch cheaper where
+// invocations are expensive (CPU adapters).
+const PER: u32 = 16u;
+
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   // Large tensors spill into a second grid dimension, as in elementwise.wgsl.
-  let i = gid.x + gid.y * groups.x * 256u;
-  if (i >= params.n) {
-    return;
+  let first = (gid.x + gid.y * groups.x * 256u) * PER;
+  let end = min(first + PER, params.n);
+  // OR of the exponent bits where they are all ones: compilers may assume
+  // floats are finite and fold a comparison like x != x away.
+  var bad = 0u;
+  for (var i = first; i < end; i++) {
+    let e = bitcast<u32>(values[i]) & 0x7f800000u;
+    bad |= select(0u, 1u, e == 0x7f800000u);
   }
-  // Test the exponent bits: compilers may assume floats are finite and fold
-  // a comparison like x != x away.
-  if ((bitcast<u32>(values[i]) & 0x7f800000u) == 0x7f800000u) {
+  if (bad != 0u) {
     atomicMin(&flags[1u + params.slot], atomicLoad(&flags[0]));
   }
 }

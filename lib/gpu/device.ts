@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ArbnetError } from "../errors.ts";
+import { ArbnetError, DeviceLostError } from "../errors.ts";
 
 /** What {@linkcode requestDevice} accepts. */
 export interface DeviceOptions {
@@ -150,6 +150,7 @@ export class Gpu {
     dispatches: 0,
   };
   #destroyed = false;
+  #error: string | null = null;
 
   /** Wraps an existing device; most callers want {@linkcode requestDevice}. */
   constructor(device: GPUDevice, adapter: AdapterDescription) {
@@ -157,6 +158,12 @@ export class Gpu {
     this.adapter = adapter;
     device.lost.then((info) => {
       if (!this.#destroyed) this.lost = info;
+    });
+    // An invalid command makes WebGPU skip work silently, so every later
+    // result would be wrong (e.g. zeros read back as a loss): remember the
+    // first such error and refuse to go on.
+    device.addEventListener("uncapturederror", (e) => {
+      this.#error ??= (e as GPUUncapturedErrorEvent).error?.message ?? "unknown GPU error";
     });
   }
 
@@ -179,11 +186,27 @@ export class Gpu {
   #check(): void {
     if (this.#destroyed) throw new ArbnetError("this Gpu has been destroyed");
     if (this.lost) {
-      throw new ArbnetError(
-        `the GPU device was lost (${this.lost.reason}: ${this.lost.message}); ` +
-          "request a new device and resume from the last checkpoint",
+      throw new DeviceLostError(
+        `the GPU device was lost (${this.lost.reason}: ${this.lost.message.trim()}), and the ` +
+          "network on it with it; request a new device and resume from the last checkpoint",
+        this.lost.reason,
       );
     }
+    if (this.#error) {
+      throw new ArbnetError(
+        `the GPU rejected a command, so results since then are invalid: ${this.#error}`,
+      );
+    }
+  }
+
+  // The lost promise resolves a task after the failure that revealed it.
+  async #settleLost(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.device.lost,
+      new Promise((r) => timer = setTimeout(r, 200)),
+    ]);
+    clearTimeout(timer);
   }
 
   /**
@@ -303,6 +326,9 @@ export class Gpu {
           `device's maxComputeWorkgroupsPerDimension (${max}); use a smaller batch or layer`,
       );
     }
+    buffers.forEach((buffer, binding) => {
+      if (buffer) this.#checkBinding(program.label, buffer, binding);
+    });
     const bindGroup = this.device.createBindGroup({
       label: program.label,
       layout: program.pipeline.getBindGroupLayout(0),
@@ -314,6 +340,23 @@ export class Gpu {
     });
     this.#stats.bindGroupsCreated++;
     return { program, bindGroup, workgroups };
+  }
+
+  // WebGPU rejects a binding larger than the limit only asynchronously, and
+  // then skips every dispatch that uses it: say so now, with the sizes.
+  #checkBinding(label: string, buffer: GPUBuffer, binding: number): void {
+    const uniform = (buffer.usage & GPUBufferUsage.UNIFORM) !== 0;
+    const name = uniform ? "maxUniformBufferBindingSize" : "maxStorageBufferBindingSize";
+    const max = uniform
+      ? this.limits.maxUniformBufferBindingSize
+      : this.limits.maxStorageBufferBindingSize;
+    if (buffer.size > max) {
+      throw new ArbnetError(
+        `${label}: buffer ${buffer.label || "(unnamed)"} (binding ${binding}) is ${buffer.size} ` +
+          `bytes, over this device's ${name} ${max} by ${buffer.size - max}; ` +
+          "use a smaller batch or layer, or a procedural hash",
+      );
+    }
   }
 
   #openEncoder(): GPUCommandEncoder {
@@ -384,8 +427,13 @@ export class Gpu {
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
     } catch (e) {
+      await this.#settleLost();
       this.#check();
       throw e;
+    }
+    if (this.#error) {
+      staging.unmap();
+      this.#check();
     }
     // Copy out before unmap: the mapped range is detached by unmap.
     const out = staging.getMappedRange(0, size).slice(0, byteLength);

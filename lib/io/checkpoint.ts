@@ -192,12 +192,21 @@ function headerDigest(
   return sha256([new TextEncoder().encode(canonical({ metadata: meta, tensors }))]);
 }
 
+/** Index of the first NaN or infinity in `a`, or −1. */
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!(a[i] > -Infinity && a[i] < Infinity)) return i;
+  return -1;
+}
+
 function bytesOf(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 /**
  * Saves a network (and optionally its optimizer) to `path`, atomically.
+ * A model holding a NaN or an infinity (a diverged run) is refused before
+ * anything is written, so the previous checkpoint at `path` stays the last
+ * good one.
  *
  * @example
  * ```ts ignore
@@ -229,6 +238,16 @@ export async function saveCheckpoint(path: string, options: SaveCheckpointOption
       steps: opt.steps,
       state: state.map((s) => ({ name: s.name, size: s.size })),
     };
+  }
+  for (const [name, t] of Object.entries(tensors)) {
+    const at = firstNonFinite(t.data as Float32Array);
+    if (at >= 0) {
+      throw new ArbnetError(
+        `refusing to save checkpoint ${path}: tensor ${name} holds ${
+          (t.data as Float32Array)[at]
+        } at index ${at} (the model has diverged); the file was not touched`,
+      );
+    }
   }
   const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
@@ -494,7 +513,14 @@ export async function loadCheckpoint(
     const t = file.tensors.get(name);
     if (!t) throw new ArbnetError(`${path} has no tensor ${name}`);
     used.add(name);
-    return tensorF32(t, [size], `${path}: tensor ${name}`);
+    const values = tensorF32(t, [size], `${path}: tensor ${name}`);
+    const at = firstNonFinite(values);
+    if (at >= 0) {
+      throw new ArbnetError(
+        `${path}: tensor ${name} holds ${values[at]} at index ${at}; a checkpoint must be finite`,
+      );
+    }
+    return values;
   };
   for (const { name, param } of paramTensors(layers)) {
     const values = take(name, param.size);

@@ -74,7 +74,7 @@ export interface ArbLinearOptions {
    * Default false.
    */
   deterministic?: boolean;
-  /** Label prefix for parameters and buffers. */
+  /** Label prefix for parameters and buffers, and the layer's name in errors. Default `"arblinear"`. */
   name?: string;
   /**
    * Recompute every slot word in the shaders from the seed instead of
@@ -136,6 +136,8 @@ export function packSlotWords(indices: Uint32Array, signs: Int8Array | null): Ui
  * ```
  */
 export class ArbLinear extends Module {
+  /** The layer's name (option `name`): prefixes its buffer labels and names it in errors. */
+  readonly name: string;
   /** What decides this layer's slots. */
   readonly config: ArbLinearConfig;
   /** The trainable table (`tableSize` slots, followed in memory by the zero slot). */
@@ -161,6 +163,9 @@ export class ArbLinear extends Module {
     const config = resolveConfig(options);
     this.config = config;
     const name = options.name ?? "arblinear";
+    if (typeof name !== "string" || name === "") invalidOption("name", name, "a non-empty string");
+    this.name = name;
+    this.#checkMemory(gpu, options);
     const spec = {
       rows: config.inFeatures,
       cols: config.outFeatures,
@@ -227,6 +232,48 @@ export class ArbLinear extends Module {
     return this.#gpu;
   }
 
+  /** How errors name this layer, e.g. `ArbLinear layer0 (784×1000, uniform hash)`. */
+  get description(): string {
+    const c = this.config;
+    const procedural = this.#procedural ? ", procedural" : "";
+    return `ArbLinear ${this.name} (${c.inFeatures}×${c.outFeatures}, ${c.hash.family} hash${procedural})`;
+  }
+
+  /**
+   * Refuses, before allocating anything, a layer whose buffers this device
+   * cannot bind: WebGPU would otherwise skip the kernels silently.
+   */
+  #checkMemory(gpu: Gpu, o: ArbLinearOptions): void {
+    const c = this.config;
+    const n = c.inFeatures * c.outFeatures;
+    const dense = c.hash.family === "dense" && c.sparsity === 0;
+    const layer =
+      `ArbLinear ${this.name} (${c.inFeatures}×${c.outFeatures}, ${c.hash.family} hash)`;
+    const fits = (what: string, bytes: number, fix: string) =>
+      checkBindable(gpu, `${layer}: ${what}`, bytes, fix);
+    if (dense) {
+      fits(
+        "its weight table (4 bytes per weight)",
+        4 * (n + 1),
+        "share weights through a hash with a smaller table, e.g. hashes.uniform() with " +
+          "tableFraction < 1, or use a smaller layer",
+      );
+      return;
+    }
+    if (o.procedural !== true) {
+      fits(
+        "its slot buffer (4 bytes per position of the virtual matrix)",
+        4 * n,
+        isProceduralFamily(c.hash.family)
+          ? "use the procedural hash (procedural: true, --procedural), which recomputes the " +
+            "slots in the shaders and stores none, or a smaller layer"
+          : `use a smaller layer (the ${c.hash.family} hash has no procedural form)`,
+      );
+    }
+    // The deterministic mode's per-position buffers are the slot buffer's size, checked above.
+    fits("its table (4 bytes per slot)", 4 * (c.tableSize + 2), "use a smaller tableSize");
+  }
+
   /**
    * Slot per position (`tableSize` = zero slot), as the hash produced it.
    * A procedural layer computes it on the CPU at the first read (4 bytes
@@ -282,10 +329,17 @@ export class ArbLinear extends Module {
   /** Allocates this module's buffers for `x` and binds its launches. */
   protected async build(gpu: Gpu, x: Activation, options: PlanOptions): Promise<Plan> {
     const c = this.config;
-    expectFeatures(x, c.inFeatures, "ArbLinear");
+    expectFeatures(x, c.inFeatures, this.description);
     const rows = x.rows;
     const relu = options.fuseRelu === true;
-    const out = allocActivation(gpu, rows, c.outFeatures, "arblinear.out");
+    const maxRows = Math.floor(bindableBytes(gpu).max / (4 * c.outFeatures));
+    checkBindable(
+      gpu,
+      `${this.description}: its output for a batch of ${rows} rows`,
+      4 * rows * c.outFeatures,
+      `use a batch of at most ${maxRows} rows`,
+    );
+    const out = allocActivation(gpu, rows, c.outFeatures, `${this.name}.out`);
     // With a fused ReLU the gradient before the activation needs its own buffer.
     const dPre = relu ? gpu.buffer(rows * c.outFeatures * 4, "arblinear.dpre") : out.grad!;
     const weights = this.isDense ? "dense" : "hashed";
@@ -371,6 +425,25 @@ export class ArbLinear extends Module {
   }
 }
 
+/** The largest buffer this device can bind as storage, and which limit sets it. */
+export function bindableBytes(gpu: Gpu): { max: number; limit: string } {
+  const l = gpu.limits;
+  return l.maxStorageBufferBindingSize <= l.maxBufferSize
+    ? { max: l.maxStorageBufferBindingSize, limit: "maxStorageBufferBindingSize" }
+    : { max: l.maxBufferSize, limit: "maxBufferSize" };
+}
+
+/** Throws naming `what`, the limit and the excess when `bytes` cannot be bound as one buffer. */
+export function checkBindable(gpu: Gpu, what: string, bytes: number, fix: string): void {
+  const { max, limit } = bindableBytes(gpu);
+  if (bytes > max) {
+    throw new ArbnetError(
+      `${what} needs ${bytes} bytes, over this device's ${limit} (${max}) by ${bytes - max} ` +
+        `bytes; ${fix}`,
+    );
+  }
+}
+
 function resolveConfig(o: ArbLinearOptions): ArbLinearConfig {
   const positiveInt = (name: string, v: unknown) => {
     if (!Number.isInteger(v) || (v as number) < 1) invalidOption(name, v, "a positive integer");
@@ -396,6 +469,15 @@ function resolveConfig(o: ArbLinearOptions): ArbLinearConfig {
     (o.hash.family === "dense" ? virtual : Math.max(1, Math.round(virtual * fraction)));
   positiveInt("tableSize", tableSize);
   if (tableSize >= 2 ** 31) invalidOption("tableSize", tableSize, "below 2^31 slots");
+  // More slots than positions leaves slots that no position reads: memory and
+  // optimizer work for nothing, and an occupancy entropy that cannot reach 1.
+  if (tableSize > virtual) {
+    invalidOption(
+      "tableSize",
+      tableSize,
+      `at most inFeatures × outFeatures = ${virtual}: a larger table leaves slots unused`,
+    );
+  }
   const sparsity = o.sparsity ?? 0;
   if (!(sparsity >= 0 && sparsity < 1)) invalidOption("sparsity", sparsity, "a number in [0, 1)");
   const seed = o.seed ?? 0;

@@ -12,6 +12,7 @@ import { elementwiseLaunch } from "../../shaders/elementwise.ts";
 import {
   type Activation,
   allocActivation,
+  type LayerOutput,
   Module,
   type Parameter,
   type Plan,
@@ -110,6 +111,7 @@ export class Sequential extends Module {
   /** Allocates this module's buffers for `x` and binds its launches. */
   protected async build(_gpu: Gpu, x: Activation, options: PlanOptions): Promise<Plan> {
     const plans: Plan[] = [];
+    const outputs: LayerOutput[] = [];
     let input = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i];
@@ -118,11 +120,13 @@ export class Sequential extends Module {
       const last = i === this.layers.length - 1;
       const plan = await layer.plan(input, { fuseRelu: fuse || (last && options.fuseRelu) });
       plans.push(plan);
+      outputs.push(...(plan.outputs ?? [{ module: layer, activation: plan.output }]));
       input = plan.output;
       if (fuse) i++; // the ReLU is done
     }
     return {
       output: input,
+      outputs,
       forward: () => {
         for (const p of plans) p.forward();
       },

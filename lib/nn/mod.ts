@@ -11,6 +11,7 @@
 export {
   type Activation,
   allocActivation,
+  type LayerOutput,
   Module,
   Parameter,
   type Plan,
@@ -25,4 +26,5 @@ export {
   packSlotWords,
 } from "./arb_linear.ts";
 export { ReLU, Sequential } from "./layers.ts";
+export { type NonFiniteReport, NonFiniteWatch } from "./watch.ts";
 export { type Metrics, MetricsBuffer, SoftmaxCrossEntropy, softmaxCrossEntropy } from "./loss.ts";

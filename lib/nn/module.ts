@@ -49,12 +49,32 @@ export class Parameter {
     return this.#gpu.readF32(this.grad, this.size);
   }
 
-  /** Overwrites the trainable values. */
+  /**
+   * Overwrites the trainable values: a Float32Array of exactly `size`
+   * finite values (anything else would be written as raw bytes, or poison
+   * training).
+   */
   write(values: Float32Array): void {
+    if (!(values instanceof Float32Array)) {
+      const type = (values as { constructor?: { name?: string } } | null)?.constructor?.name;
+      throw new ArbnetError(
+        `parameter ${this.name} takes a Float32Array of ${this.size} values, got ${
+          type ?? String(values)
+        }`,
+      );
+    }
     if (values.length !== this.size) {
       throw new ArbnetError(
         `parameter ${this.name} has ${this.size} values, got ${values.length}`,
       );
+    }
+    for (let i = 0; i < values.length; i++) {
+      // NaN fails both comparisons.
+      if (!(values[i] > -Infinity && values[i] < Infinity)) {
+        throw new ArbnetError(
+          `parameter ${this.name}: value ${i} is ${values[i]}; parameters must be finite`,
+        );
+      }
     }
     this.#gpu.write(this.data, values);
   }
@@ -84,6 +104,19 @@ export interface Plan {
   forward(): void;
   /** Records the backward dispatches: reads `output.grad`, writes parameter grads and `input.grad`. */
   backward(): void;
+  /**
+   * Every layer's output in forward order, for watching them (a Sequential
+   * lists its layers'); absent means this module's `output` alone.
+   */
+  readonly outputs?: readonly LayerOutput[];
+}
+
+/** One layer's output activation within a plan (see {@linkcode Plan.outputs}). */
+export interface LayerOutput {
+  /** The layer (a fused ReLU is part of the layer before it). */
+  readonly module: Module;
+  /** Its output. */
+  readonly activation: Activation;
 }
 
 /** Options for {@linkcode Module.plan}. */
@@ -156,8 +189,9 @@ export function allocActivation(
 export function expectFeatures(input: Activation, features: number, who: string): void {
   if (input.features !== features) {
     throw new ArbnetError(
-      `${who} expects ${features} input features, got ${input.features}: ` +
-        "check that each layer's inFeatures equals the previous layer's outFeatures",
+      `${who} expects ${features} input features, got ${input.features}: each layer's ` +
+        "inFeatures must equal the previous layer's outFeatures (the first layer's, the data's " +
+        "features)",
     );
   }
 }

@@ -9,7 +9,7 @@
 
 import type { Dataset } from "../data/dataset.ts";
 import { Batcher } from "../data/batches.ts";
-import { ArbnetError } from "../errors.ts";
+import { DeviceLostError, invalidOption, NonFiniteError } from "../errors.ts";
 import type { Metrics } from "../nn/loss.ts";
 import type { Trainer } from "./trainer.ts";
 
@@ -34,7 +34,10 @@ export interface FitOptions {
   schedule?: Schedule;
   /** First epoch (resume). Default 0. */
   startEpoch?: number;
-  /** Read training metrics every this many steps for progress. Default 100. */
+  /**
+   * Read training metrics every this many steps for progress, and check for
+   * NaN and infinity (a run that diverges stops at the next read). Default 100.
+   */
   progressEvery?: number;
   /** Called with running metrics during an epoch. */
   onProgress?: (p: Progress) => void;
@@ -82,30 +85,93 @@ export function scheduledLr(base: number, schedule: Schedule, step: number, tota
   return base * 0.5 * (1 + Math.cos(Math.PI * Math.min(step, total) / total));
 }
 
-/** Trains for `epochs` epochs; returns one record per epoch. Stops on a non-finite loss. */
+function checkFitOptions(o: FitOptions): void {
+  if (o === null || typeof o !== "object") invalidOption("fit options", o, "an object");
+  const int = (name: string, v: unknown, min: number) => {
+    if (!Number.isSafeInteger(v) || (v as number) < min) {
+      invalidOption(name, v, `an integer ≥ ${min}`);
+    }
+  };
+  int("epochs", o.epochs, 1);
+  int("batchSize", o.batchSize, 1);
+  if (o.startEpoch !== undefined) int("startEpoch", o.startEpoch, 0);
+  if (o.progressEvery !== undefined) int("progressEvery", o.progressEvery, 1);
+  if (!(o.lr > 0 && Number.isFinite(o.lr))) invalidOption("lr", o.lr, "a finite number > 0");
+  if (o.schedule !== undefined && o.schedule !== "constant" && o.schedule !== "cosine") {
+    invalidOption("schedule", o.schedule, '"constant" or "cosine"');
+  }
+}
+
+/**
+ * Trains for `epochs` epochs; returns one record per epoch.
+ *
+ * Stops with a {@linkcode NonFiniteError} when a NaN or an infinity appears
+ * in the loss, a layer's output or a parameter (checked on the GPU every
+ * step, read every `progressEvery` steps), naming the epoch, the step range,
+ * and where and at which step it first appeared; `onEpoch` is then not
+ * called, so a checkpoint saved there is never a diverged model. Stops with a
+ * {@linkcode DeviceLostError} saying where, when the GPU device is lost.
+ */
 export async function fit(trainer: Trainer, o: FitOptions): Promise<EpochRecord[]> {
+  checkFitOptions(o);
+  // Checked up front: a bad test set would otherwise fail after a whole epoch.
+  trainer.checkDataset(o.train);
+  if (o.test) trainer.checkDataset(o.test);
   const batcher = new Batcher(o.train, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
   const steps = batcher.batchesPerEpoch;
   const total = steps * o.epochs;
   const every = o.progressEvery ?? 100;
   const schedule = o.schedule ?? "cosine";
   const history: EpochRecord[] = [];
-  for (let epoch = o.startEpoch ?? 0; epoch < o.epochs; epoch++) {
+  await trainer.resetNonFinite();
+  let epoch = o.startEpoch ?? 0;
+  let step = 0;
+  try {
+    for (; epoch < o.epochs; epoch++) {
+      step = 0;
+      history.push(await runEpoch());
+      await o.onEpoch?.(history.at(-1)!);
+    }
+  } catch (e) {
+    if (e instanceof DeviceLostError) {
+      const info = trainer.net.gpu.lost;
+      const why = info ? `${info.reason}: ${info.message.trim()}` : e.reason;
+      throw new DeviceLostError(
+        `the GPU device was lost (${why}) in epoch ${epoch + 1} at step ${step} of ${steps}, ` +
+          "and the network on it with it; resume from the last checkpoint (deno task train: " +
+          "rerun with --resume <checkpoint>; library: a new device, the same network, " +
+          "loadCheckpoint, then fit with startEpoch = its epoch + 1)",
+        e.reason,
+      );
+    }
+    throw e;
+  }
+  return history;
+
+  async function runEpoch(): Promise<EpochRecord> {
     const epochMetrics = { lossSum: 0, correct: 0, rows: 0 };
-    const fold = (m: Metrics) => {
-      if (m.nonFinite) {
-        throw new ArbnetError(
-          `the training loss became non-finite in epoch ${epoch} before step ${step}: ` +
-            "lower the learning rate",
+    let lastRead = 0;
+    const base = trainer.stepsTaken;
+    const fold = async (m: Metrics) => {
+      const bad = await trainer.findNonFinite();
+      if (m.nonFinite || bad) {
+        const at = bad ? bad.step - base : null;
+        const range = lastRead + 1 === step ? `step ${step}` : `steps ${lastRead + 1}-${step}`;
+        const where = bad ? `; the first non-finite values were in ${bad.where} at step ${at}` : "";
+        throw new NonFiniteError(
+          `${m.nonFinite ? "the training loss" : "the network"} became non-finite in epoch ` +
+            `${epoch + 1}, ${range} of ${steps}${where}: lower the ` +
+            `learning rate (it was ${trainer.opt.learningRate.toPrecision(3)}) or check the data`,
+          { epoch, fromStep: lastRead + 1, toStep: step, step: at, where: bad?.where ?? null },
         );
       }
+      lastRead = step;
       epochMetrics.lossSum += m.loss * m.rows;
       epochMetrics.correct += m.accuracy * m.rows;
       epochMetrics.rows += m.rows;
     };
     trainer.resetMetrics();
     const t0 = performance.now();
-    let step = 0;
     for (const b of batcher.epoch(epoch)) {
       trainer.opt.learningRate = Math.max(
         scheduledLr(o.lr, schedule, epoch * steps + step, total),
@@ -116,7 +182,7 @@ export async function fit(trainer: Trainer, o: FitOptions): Promise<EpochRecord[
       if (step % every === 0 || step === steps) {
         const m = await trainer.readMetrics();
         trainer.resetMetrics();
-        fold(m);
+        await fold(m);
         const seconds = (performance.now() - t0) / 1000;
         o.onProgress?.({
           epoch,
@@ -138,11 +204,17 @@ export async function fit(trainer: Trainer, o: FitOptions): Promise<EpochRecord[
     };
     if (o.test) {
       const t = await trainer.evaluate(o.test);
+      if (t.nonFinite) {
+        throw new NonFiniteError(
+          `the test loss of ${o.test.name} is non-finite after epoch ${epoch + 1}: the ` +
+            "network is finite but overflows on test inputs; lower the learning rate (it was " +
+            `${trainer.opt.learningRate.toPrecision(3)}) or check the data`,
+          { epoch, fromStep: steps, toStep: steps, step: null, where: null },
+        );
+      }
       record.testLoss = t.loss;
       record.testAccuracy = t.accuracy;
     }
-    history.push(record);
-    await o.onEpoch?.(record);
+    return record;
   }
-  return history;
 }

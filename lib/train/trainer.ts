@@ -7,12 +7,15 @@
  * @module
  */
 
-import type { Gpu } from "../gpu/device.ts";
-import { ArbnetError } from "../errors.ts";
+import type { Gpu, Launch } from "../gpu/device.ts";
+import { ArbnetError, invalidOption } from "../errors.ts";
 import type { Activation, Module } from "../nn/module.ts";
+import { ArbLinear, bindableBytes, checkBindable } from "../nn/arb_linear.ts";
+import { ReLU, Sequential } from "../nn/layers.ts";
 import { type Metrics, MetricsBuffer, SoftmaxCrossEntropy } from "../nn/loss.ts";
+import { type NonFiniteReport, NonFiniteWatch } from "../nn/watch.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
-import type { Dataset } from "../data/dataset.ts";
+import { type Dataset, validateDataset } from "../data/dataset.ts";
 import { Batcher } from "../data/batches.ts";
 
 /** Options of {@linkcode Trainer}. */
@@ -29,6 +32,16 @@ interface BatchSlot {
   labels: GPUBuffer;
   logits: Activation;
   loss: SoftmaxCrossEntropy;
+  /** The divergence watch of every layer's output (training slots only). */
+  watch: Launch[];
+}
+
+/** The network's ArbLinear layers in order, or null when it holds modules we cannot see into. */
+function arbLayers(net: Module): ArbLinear[] | null {
+  const flat = (m: Module): Module[] => m instanceof Sequential ? m.layers.flatMap(flat) : [m];
+  const all = flat(net);
+  if (!all.every((m) => m instanceof ArbLinear || m instanceof ReLU)) return null;
+  return all.filter((m): m is ArbLinear => m instanceof ArbLinear);
 }
 
 /**
@@ -53,15 +66,48 @@ export class Trainer {
   readonly #options: TrainerOptions;
   readonly #slots = new Map<number, Promise<BatchSlot>>();
   readonly #evalMetrics: MetricsBuffer;
+  #watch: Promise<NonFiniteWatch> | null = null;
+  #steps = 0;
 
-  /** Binds a network, an optimizer and the data shape. */
+  /**
+   * Binds a network, an optimizer and the data shape. Throws an
+   * {@linkcode ArbnetError} when the network's first layer does not take
+   * `features` inputs or its last does not output `classes` logits.
+   */
   constructor(net: Module, opt: Optimizer, options: TrainerOptions) {
+    const { features, classes } = options ?? {};
+    if (!Number.isSafeInteger(features) || features < 1) {
+      invalidOption("features", features, "a positive integer, the input features per example");
+    }
+    if (!Number.isSafeInteger(classes) || classes < 1) {
+      invalidOption("classes", classes, "a positive integer, the number of classes");
+    }
+    const layers = arbLayers(net);
+    const first = layers?.[0];
+    const last = layers?.at(-1);
+    if (first && first.config.inFeatures !== features) {
+      throw new ArbnetError(
+        `the data has ${features} features but the first layer, ${first.description}, takes ` +
+          `${first.config.inFeatures}: make its inFeatures ${features}`,
+      );
+    }
+    if (last && last.config.outFeatures !== classes) {
+      throw new ArbnetError(
+        `the last layer, ${last.description}, outputs ${last.config.outFeatures} features but ` +
+          `the data has ${classes} classes: make its outFeatures ${classes}`,
+      );
+    }
     this.net = net;
     this.opt = opt;
     this.#gpu = net.gpu;
     this.#options = options;
     this.metrics = new MetricsBuffer(this.#gpu);
     this.#evalMetrics = new MetricsBuffer(this.#gpu);
+  }
+
+  /** Training steps taken by this trainer (the step numbers of {@linkcode Trainer.findNonFinite}). */
+  get stepsTaken(): number {
+    return this.#steps;
   }
 
   #slot(rows: number, metrics: MetricsBuffer): Promise<BatchSlot> {
@@ -77,6 +123,12 @@ export class Trainer {
   async #buildSlot(rows: number, metrics: MetricsBuffer): Promise<BatchSlot> {
     const gpu = this.#gpu;
     const { features } = this.#options;
+    checkBindable(
+      gpu,
+      `a batch of ${rows} examples × ${features} features`,
+      4 * rows * features,
+      `use a batch of at most ${Math.floor(bindableBytes(gpu).max / (4 * features))} examples`,
+    );
     // The network input needs no gradient: the first layer skips dX.
     const input: Activation = {
       buffer: gpu.buffer(rows * features * 4, "batch.x"),
@@ -94,11 +146,16 @@ export class Trainer {
       );
     }
     const loss = await SoftmaxCrossEntropy.bind(gpu, logits, labels, metrics);
-    return { input, labels, logits, loss };
+    let watch: Launch[] = [];
+    if (metrics === this.metrics) {
+      const outputs = plan.outputs ?? [{ module: this.net, activation: logits }];
+      this.#watch ??= NonFiniteWatch.create(gpu, outputs, this.net.parameters());
+      watch = await (await this.#watch).bindOutputs(outputs);
+    }
+    return { input, labels, logits, loss, watch };
   }
 
-  #upload(slot: BatchSlot, x: Float32Array, y: Uint32Array): void {
-    const rows = y.length;
+  #checkBatch(x: Float32Array, y: Uint32Array): void {
     const { features, classes } = this.#options;
     if (!(x instanceof Float32Array)) {
       throw new ArbnetError(`inputs must be a Float32Array, got ${typeName(x)}`);
@@ -106,6 +163,8 @@ export class Trainer {
     if (!(y instanceof Uint32Array)) {
       throw new ArbnetError(`labels must be a Uint32Array, got ${typeName(y)}`);
     }
+    const rows = y.length;
+    if (rows === 0) throw new ArbnetError("a batch needs at least one example");
     if (x.length !== rows * features) {
       throw new ArbnetError(
         `inputs have ${x.length} values; ${rows} labels × ${features} features needs ${
@@ -118,8 +177,45 @@ export class Trainer {
         throw new ArbnetError(`label ${y[i]} at row ${i} is outside [0, ${classes})`);
       }
     }
+    for (let i = 0; i < x.length; i++) {
+      // NaN fails both comparisons. A bad input would otherwise surface as a
+      // non-finite loss blamed on the first layer.
+      if (!(x[i] > -Infinity && x[i] < Infinity)) {
+        throw new ArbnetError(
+          `input ${i} (row ${Math.floor(i / features)}, feature ${i % features}) is ${x[i]}; ` +
+            "inputs must be finite",
+        );
+      }
+    }
+  }
+
+  #upload(slot: BatchSlot, x: Float32Array, y: Uint32Array): void {
     this.#gpu.write(slot.input.buffer, x);
     this.#gpu.write(slot.labels, y);
+  }
+
+  /**
+   * Checks that a dataset can be fed to this trainer: consistent (see
+   * `validateDataset`), with this trainer's feature count and every label
+   * below its class count. Throws an {@linkcode ArbnetError} naming the
+   * dataset and the first problem.
+   */
+  checkDataset(ds: Dataset): void {
+    validateDataset(ds);
+    const { features, classes } = this.#options;
+    if (ds.features !== features) {
+      throw new ArbnetError(
+        `dataset ${ds.name} has ${ds.features} features, the trainer expects ${features}`,
+      );
+    }
+    for (let i = 0; i < ds.count; i++) {
+      if (ds.y[i] >= classes) {
+        throw new ArbnetError(
+          `dataset ${ds.name}: label ${ds.y[i]} of example ${i} is outside [0, ${classes}) ` +
+            `(the network has ${classes} outputs)`,
+        );
+      }
+    }
   }
 
   /**
@@ -127,14 +223,33 @@ export class Trainer {
    * Records and submits the whole step; reads nothing back.
    */
   async step(x: Float32Array, y: Uint32Array): Promise<void> {
-    if (y.length === 0) throw new ArbnetError("a batch needs at least one example");
+    this.#checkBatch(x, y);
     const slot = await this.#slot(y.length, this.metrics);
+    const watch = await this.#watch!;
     this.#upload(slot, x, y); // 1. batch upload
+    watch.setStep(++this.#steps);
     await this.net.forward(slot.input); // 2. forward: every layer's gather-matmul
+    for (const l of slot.watch) this.#gpu.dispatch(l); //    NaN/Inf watch of each layer's output
     slot.loss.record(); // 3. loss, dL/dlogits, running metrics
     this.net.backward(); // 4. backward: input and table gradients
     await this.opt.step(); // 5. optimizer update on the GPU
+    watch.recordParameters(); //    NaN/Inf watch of the updated parameters
     this.#gpu.flush(); // 6. one submission for all of it
+  }
+
+  /**
+   * Where and at which step ({@linkcode Trainer.stepsTaken} numbering) a NaN
+   * or an infinity first appeared in a layer's output or a parameter, or
+   * null if none has since the last {@linkcode Trainer.resetNonFinite}.
+   * Waits for the GPU; `fit` calls it at each metrics read.
+   */
+  async findNonFinite(): Promise<NonFiniteReport | null> {
+    return this.#watch ? await (await this.#watch).read() : null;
+  }
+
+  /** Forgets recorded non-finite values (e.g. after restoring a checkpoint). */
+  async resetNonFinite(): Promise<void> {
+    if (this.#watch) (await this.#watch).reset();
   }
 
   /** Reads the running training metrics (waits for the GPU). */
@@ -149,16 +264,12 @@ export class Trainer {
 
   /** Loss and accuracy of the network on a dataset (forward passes only). */
   async evaluate(ds: Dataset, batchSize = 500): Promise<Metrics> {
-    if (ds.features !== this.#options.features) {
-      throw new ArbnetError(
-        `dataset ${ds.name} has ${ds.features} features, the trainer expects ${this.#options.features}`,
-      );
-    }
+    this.checkDataset(ds);
     const batcher = new Batcher(ds, { batchSize: Math.min(batchSize, ds.count), shuffle: false });
     this.#evalMetrics.reset();
     for (const b of batcher.epoch(0)) {
       const slot = await this.#slot(b.size, this.#evalMetrics);
-      this.#upload(slot, b.x, b.y);
+      this.#upload(slot, b.x, b.y); // checkDataset vetted every row
       await this.net.forward(slot.input);
       slot.loss.record();
       this.#gpu.flush();
@@ -181,9 +292,15 @@ export async function trainStep(
   y: Uint32Array,
   classes = 10,
 ): Promise<number> {
+  if (y?.length === 0) throw new ArbnetError("a batch needs at least one example");
+  if (x?.length % y?.length !== 0) {
+    throw new ArbnetError(
+      `inputs have ${x?.length} values, not a multiple of the ${y?.length} labels`,
+    );
+  }
   let t = trainers.get(net);
   if (!t || t.opt !== opt) {
-    t = new Trainer(net, opt, { features: y.length > 0 ? x.length / y.length : 0, classes });
+    t = new Trainer(net, opt, { features: x.length / y.length, classes });
     trainers.set(net, t);
   }
   t.resetMetrics();
