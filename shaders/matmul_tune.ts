@@ -149,7 +149,13 @@ export async function chooseTile(
   const key = tuneKey(gpu, v, s);
   const cached = memory.get(key);
   if (cached) return cached;
-  const [best] = await tuneMatmul(gpu, v, s);
+  // Procedural slots put a few hashes in every weight load; lavapipe then
+  // takes up to a minute to compile the largest tiles, so they are not tried.
+  const procedural = v.slots !== undefined && v.slots !== "buffer";
+  const candidates = procedural
+    ? TILE_CANDIDATES.filter((t) => t.tm * t.tn <= 32)
+    : TILE_CANDIDATES;
+  const [best] = await tuneMatmul(gpu, v, s, candidates);
   memory.set(key, best.tile);
   saveFile();
   return best.tile;
