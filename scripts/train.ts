@@ -191,6 +191,12 @@ await runMain(async () => {
       layerEntropy.map((e) => e.normalized.toFixed(4)).join(", ")
     }, network ${whole.normalized.toFixed(4)}; log: ${log.path}`,
   );
+  if (f.tile === "auto") {
+    console.error(
+      "matmul tiles: autotuned at the first step for shapes this adapter has not seen " +
+        "(cached in ~/.cache/arbnet/tiles.json; --tile default skips it)",
+    );
+  }
 
   // Resume verifies that the flags rebuilt the checkpoint's architecture exactly.
   let startEpoch = 0;
