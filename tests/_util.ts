@@ -6,6 +6,8 @@
 
 import { type Gpu, requestDevice } from "../lib/gpu/device.ts";
 import { Rng } from "../lib/util/random.ts";
+import { ArbnetError } from "../lib/errors.ts";
+import assert from "node:assert/strict";
 
 let shared: Promise<Gpu> | null = null;
 
@@ -79,5 +81,30 @@ export function assertClose(
       `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
         `(rtol ${rtol}, atol ${atol})`,
     );
+  }
+}
+
+/** Runs `fn` with a fresh temporary folder, removed afterwards. */
+export async function withTempDir(fn: (dir: string) => Promise<void>, prefix = "arbnet_") {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Awaits `p`, requiring an ArbnetError whose message contains every fragment. */
+export async function rejectsWith(p: Promise<unknown>, ...fragments: string[]): Promise<void> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err !== undefined, `expected an ArbnetError mentioning ${fragments.join(", ")}`);
+  assert.ok(err instanceof ArbnetError, `expected ArbnetError, got ${err}`);
+  for (const f of fragments) {
+    assert.ok(err.message.includes(f), `message ${JSON.stringify(err.message)} lacks ${f}`);
   }
 }

@@ -6,34 +6,11 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ArbnetError } from "../lib/errors.ts";
 import { CIFAR10_FILES, CIFAR10_SUBDIR, loadCifar10 } from "../lib/data/mod.ts";
+import { rejectsWith, withTempDir } from "./_util.ts";
 
 const RECORD = 3073;
 const PER_FILE = 7;
-
-async function withTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "arbnet_cifar_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function rejectsWith(p: Promise<unknown>, ...fragments: string[]) {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err !== undefined, `expected an ArbnetError mentioning ${fragments.join(", ")}`);
-  assert.ok(err instanceof ArbnetError, `expected ArbnetError, got ${err}`);
-  for (const f of fragments) {
-    assert.ok(err.message.includes(f), `message ${JSON.stringify(err.message)} lacks ${f}`);
-  }
-}
 
 /** Label of global example `g`, spread over all classes. */
 const label = (g: number) => (g * 3) % 10;

@@ -7,32 +7,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ArbnetError } from "../lib/errors.ts";
 import { encodeIdx, loadMnist, MNIST_FILES, readIdx } from "../lib/data/mod.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "arbnet_idx_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Awaits `p`, requiring an ArbnetError whose message contains every fragment. */
-async function rejectsWith(p: Promise<unknown>, ...fragments: string[]) {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err !== undefined, `expected an ArbnetError mentioning ${fragments.join(", ")}`);
-  assert.ok(err instanceof ArbnetError, `expected ArbnetError, got ${err}`);
-  for (const f of fragments) {
-    assert.ok(err.message.includes(f), `message ${JSON.stringify(err.message)} lacks ${f}`);
-  }
-}
+import { rejectsWith, withTempDir } from "./_util.ts";
 
 async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([bytes.slice()]).stream().pipeThrough(new CompressionStream("gzip"));
