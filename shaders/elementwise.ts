@@ -18,6 +18,8 @@ export interface ElementwiseOp {
   readonly buffers: readonly string[];
   /** Uniform fields after `n`, in order, with their WGSL type. */
   readonly params: readonly (readonly [string, "f32" | "u32"])[];
+  /** Pieces of other `.wgsl` files the op calls, as `[file, piece]`, prepended to it. */
+  readonly uses?: readonly (readonly [string, string])[];
 }
 
 /** The op table. Names match the pieces in `elementwise_ops.wgsl`. */
@@ -40,7 +42,11 @@ export const ELEMENTWISE_OPS = {
       ["correction2", "f32"],
     ],
   },
-  segment_sum: { buffers: ["g", "offsets", "positions", "grad"], params: [] },
+  segment_sum: {
+    buffers: ["g", "offsets", "positions", "grad"],
+    params: [],
+    uses: [["matmul_pieces.wgsl", "slot_codec"]],
+  },
 } as const satisfies Record<string, ElementwiseOp>;
 
 /** Name of an element-wise op. */
@@ -99,7 +105,11 @@ export async function elementwiseLaunch(
   values: Record<string, number> = {},
 ): Promise<ElementwiseLaunch> {
   const op: ElementwiseOp = ELEMENTWISE_OPS[name];
-  const source = piece("elementwise_ops.wgsl", name) + "\n" + WGSL["elementwise.wgsl"];
+  const source = [
+    ...(op.uses ?? []).map(([file, part]) => piece(file, part)),
+    piece("elementwise_ops.wgsl", name),
+    WGSL["elementwise.wgsl"],
+  ].join("\n");
   const program = await gpu.program(`elementwise[${name}]`, source);
   const uniform = gpu.upload(
     new Uint8Array(elementwiseUniform(name, n, values)),

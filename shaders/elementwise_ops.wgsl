@@ -82,7 +82,8 @@ fn apply(i: u32) {
 // Deterministic table gradient, one invocation per slot k:
 // grad[k] = Σ ξ(p)·G[p] over the positions p of slot k, in ascending p.
 // `offsets`/`positions` are the inverse index (CSR) of the hash; a position
-// word carries ξ in bit 31. No atomics: the same inputs give the same bits.
+// word is coded like a slot word (slot_codec: position | ξ in bit 31). No
+// atomics: the same inputs give the same bits.
 struct Params {
   n: u32,
 }
@@ -95,8 +96,7 @@ fn apply(k: u32) {
   var sum = 0.0;
   for (var e = offsets[k]; e < offsets[k + 1u]; e++) {
     let word = positions[e];
-    let v = g[word & 0x7fffffffu];
-    sum += bitcast<f32>(bitcast<u32>(v) ^ (word & 0x80000000u));
+    sum += apply_sign(g[word & SLOT_MASK], word);
   }
   grad[k] = sum;
 }

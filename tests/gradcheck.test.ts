@@ -60,22 +60,17 @@ function cpuLoss(layers: CpuLayer[], x: Float32Array, y: Uint32Array): number {
 
 async function check(gpu: Gpu, hash: Hash, sparsity: number, seed: number) {
   const [nIn, nHid, nOut, rows] = [7, 5, 3, 4];
-  const l0 = new ArbLinear(gpu, {
-    inFeatures: nIn,
-    outFeatures: nHid,
-    hash,
-    tableFraction: hash.family === "dense" ? undefined : 0.6,
-    sparsity,
-    seed,
-  });
-  const l1 = new ArbLinear(gpu, {
-    inFeatures: nHid,
-    outFeatures: nOut,
-    hash,
-    tableFraction: hash.family === "dense" ? undefined : 0.6,
-    sparsity,
-    seed: seed + 1,
-  });
+  const layer = (inFeatures: number, outFeatures: number, layerSeed: number) =>
+    new ArbLinear(gpu, {
+      inFeatures,
+      outFeatures,
+      hash,
+      tableFraction: hash.family === "dense" ? undefined : 0.6,
+      sparsity,
+      seed: layerSeed,
+    });
+  const l0 = layer(nIn, nHid, seed);
+  const l1 = layer(nHid, nOut, seed + 1);
   // Random biases so no hidden unit sits exactly on a ReLU kink by construction.
   l0.bias!.write(randomF32(nHid, seed + 7, -0.3, 0.3));
   l1.bias!.write(randomF32(nOut, seed + 8, -0.3, 0.3));
