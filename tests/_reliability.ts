@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { ArbnetError } from "../lib/errors.ts";
 import { encodeIdx, MNIST_FILES } from "../lib/data/mod.ts";
@@ -104,7 +105,17 @@ export async function runTrain(
   args: string[],
   as?: { uid: number; denoDir: string },
 ): Promise<ScriptRun> {
-  const script = new URL("../scripts/train.ts", import.meta.url).pathname;
+  let script = new URL("../scripts/train.ts", import.meta.url).pathname;
+  if (as) {
+    // The other user may not be able to read the checkout (a clone in a
+    // private folder): run a copy of the sources from its own folder.
+    const root = new URL("../", import.meta.url).pathname;
+    const src = join(as.denoDir, "src");
+    for (const part of ["deno.json", "lib", "scripts", "shaders"]) {
+      cpSync(join(root, part), join(src, part), { recursive: true });
+    }
+    script = join(src, "scripts", "train.ts");
+  }
   const deno = ["run", "-A", script, ...args];
   const command = as
     ? ["setpriv", [
