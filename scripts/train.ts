@@ -78,7 +78,11 @@ const FLAGS = {
   },
   deterministic: {
     type: "bool",
-    help: "table gradients without atomics: bit-identical reruns",
+    help: "table gradients without atomics: bit-identical reruns (default on CPU adapters)",
+  },
+  atomic: {
+    type: "bool",
+    help: "table gradients by atomic adds (default on GPUs; the only choice with --procedural)",
   },
   tile: {
     type: "enum",
@@ -112,6 +116,9 @@ await runMain(async () => {
         "(see --help)",
     );
   }
+  if (f.deterministic && f.atomic) {
+    throw new ArbnetError("--deterministic and --atomic exclude each other: give one");
+  }
   // Fail before loading data and building the network, not after.
   if (f.resume) await readCheckpointInfo(f.resume);
   const train = await loadData(f.dataset, f.data, "train", f["train-limit"]);
@@ -134,7 +141,7 @@ await runMain(async () => {
     sparsity: f.sparsity,
     seed: f.seed,
     procedural: f.procedural,
-    deterministic: f.deterministic,
+    deterministic: f.deterministic ? true : f.atomic ? false : "auto",
     tile: f.tile === "auto" ? "auto" : undefined,
   });
   const lr = f.lr ?? (f.optimizer === "adam" ? 1e-3 : 0.05);
@@ -160,7 +167,7 @@ await runMain(async () => {
     tableSizes: arb.map((l) => l.config.tableSize),
     sparsity: f.sparsity,
     procedural: f.procedural === true,
-    deterministic: f.deterministic === true,
+    deterministic: arb.every((l) => l.deterministic),
     optimizer: f.optimizer,
     lr,
     momentum: f.momentum,

@@ -60,3 +60,16 @@ gpuTest("deterministic mode is refused for procedural layers", (gpu) => {
   );
   return Promise.resolve();
 });
+
+gpuTest(
+  `deterministic "auto" (the default) follows the adapter; procedural layers stay atomic`,
+  (gpu) => {
+    const materialised = buildMlp(gpu, { layers: [30, 5], hash: hashes.uniform() }).layers[0];
+    assert.equal(materialised.deterministic, gpu.adapter.isFallbackAdapter);
+    const procedural = buildMlp(gpu, { layers: [30, 5], hash: hashes.uniform(), procedural: true });
+    assert.equal(procedural.layers[0].deterministic, false);
+    const forced = buildMlp(gpu, { layers: [30, 5], hash: hashes.uniform(), deterministic: false });
+    assert.equal(forced.layers[0].deterministic, false);
+    return Promise.resolve();
+  },
+);

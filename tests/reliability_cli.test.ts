@@ -46,6 +46,11 @@ Deno.test("train.ts: unknown flags and malformed values name the flag and the al
     ],
     ["positional argument", ["mnist"], 'unexpected argument "mnist"'],
     [
+      "--deterministic with --atomic",
+      ["--deterministic", "--atomic"],
+      "--deterministic and --atomic exclude each other",
+    ],
+    [
       "cifar10 without --data",
       ["--dataset", "cifar10"],
       "--dataset cifar10 needs --data DIR",

@@ -61,6 +61,12 @@ type RunSettings = {
   testLimit?: number;
   /** Table sizes coprime with each layer's row length (see buildMlp). */
   coprimeTables: boolean;
+  /**
+   * Deterministic table gradients (spec key `deterministic`, default false):
+   * a sweep's runs use one mode whatever the adapter, unlike buildMlp's
+   * `"auto"`, so results do not depend on where a shard ran.
+   */
+  deterministic: boolean;
 };
 
 function posInt(name: string, v: unknown): number {
@@ -109,8 +115,13 @@ function runSettings(spec: RunSpec): RunSettings {
   }
   const coprime = spec.coprimeTables ?? false;
   if (typeof coprime !== "boolean") invalidOption("spec.coprimeTables", coprime, "a boolean");
+  const deterministic = spec.deterministic ?? false;
+  if (typeof deterministic !== "boolean") {
+    invalidOption("spec.deterministic", deterministic, "a boolean");
+  }
   return {
     coprimeTables: coprime,
+    deterministic,
     dataset: spec.dataset,
     hidden: [...spec.hidden],
     tableFraction: frac,
@@ -223,6 +234,7 @@ export class TrainRunner {
         sparsity: s.sparsity,
         seed: s.seed,
         coprimeTables: s.coprimeTables,
+        deterministic: s.deterministic,
       });
       const perLayer = layers.map((l) => occupancyEntropy(l.indices, l.config.tableSize));
       const whole = networkEntropy(

@@ -37,8 +37,8 @@ export interface MlpOptions {
    * instead. Default false.
    */
   coprimeTables?: boolean;
-  /** Deterministic table gradients (see `ArbLinearOptions.deterministic`). Default false. */
-  deterministic?: boolean;
+  /** Deterministic table gradients (see `ArbLinearOptions.deterministic`). Default `"auto"`. */
+  deterministic?: boolean | "auto";
   /**
    * Recompute every layer's slots in the shaders from its seed (see
    * `ArbLinearOptions.procedural`): uniform, neighborhood and dirichlet only.
