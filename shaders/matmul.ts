@@ -29,6 +29,12 @@ export interface Tile {
   wgY: number;
   /** Interleave invocations' rows and columns (coalesced) instead of contiguous blocks. */
   interleave?: boolean;
+  /**
+   * Stage blocks of A and B, this deep in k, in workgroup memory
+   * (`matmul_shared.wgsl`, for GPUs); absent: registers only (`matmul.wgsl`).
+   * `interleave` does not apply: the staged form has its own layout.
+   */
+  shared?: number;
 }
 
 /** The portable default tile, used when no autotuned choice exists. */
@@ -99,19 +105,17 @@ export interface MatmulBuffers extends Partial<ProceduralSlotBuffers> {
 export function matmulSource(v: MatmulVariant): string {
   const t = v.tile ?? DEFAULT_TILE;
   const file = "matmul_pieces.wgsl";
+  const shape = { TM: t.tm, TN: t.tn, WG_X: t.wgX, WG_Y: t.wgY };
   const parts = [
     `// matmul variant a=${v.a} weights=${v.weights} b=${v.b} store=${v.store}\n`,
-    constants({
-      TM: t.tm,
-      TN: t.tn,
-      WG_X: t.wgX,
-      WG_Y: t.wgY,
+    t.shared ? constants({ ...shape, BK: t.shared }) : constants({
+      ...shape,
       ROW_STEP: t.interleave ? t.wgY : 1,
       COL_STEP: t.interleave ? t.wgX : 1,
     }),
-    unroll(WGSL["matmul.wgsl"], t.tm, t.tn),
+    unroll(WGSL[t.shared ? "matmul_shared.wgsl" : "matmul.wgsl"], t.tm, t.tn),
   ];
-  const uses = [`a_${v.a}`, `weights_${v.weights}`, `b_${v.b}`];
+  const uses = ["dims", `a_${v.a}`, `weights_${v.weights}`, `b_${v.b}`];
   if (v.store === "plain") uses.push("store_plain");
   if (v.store === "bias") uses.push("store_bias", "act_none");
   if (v.store === "bias_relu") uses.push("store_bias", "act_relu");

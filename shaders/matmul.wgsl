@@ -7,27 +7,19 @@
 //
 // Needs from the pieces: const TM, TN (outputs per invocation), WG_X, WG_Y
 // (workgroup shape), ROW_STEP, COL_STEP (1 or WG_Y/WG_X: see main); fn load_a(m, k) -> f32; fn load_b(k, n) -> f32;
-// fn store_c(m, n, v); fn store_done() (after the tile's last store_c).
+// fn store_c(m, n, v); fn store_done() (after the tile's last store_c); the
+// `dims` piece (shape uniform and store_tile).
 //
 // No workgroup memory: on CPU adapters (lavapipe) register tiling without it
 // measured ~4x faster than shared-memory tiling, and each invocation reads
-// its operands straight from (cached) memory.
+// its operands straight from (cached) memory. matmul_shared.wgsl is the
+// workgroup-memory version for GPUs; the autotuner picks per adapter.
 //
 // The register tile is written out as scalars: a line ending in
 // "// @each i" is repeated for i = 0..TM-1 ("@each j": j = 0..TN-1, "@each i j":
 // every pair) with {i} and {j} substituted (shaders/pieces.ts `unroll`).
 // Arrays indexed in loops ended up in memory on lavapipe; named scalars stay
 // in registers (measured 1.6-1.8x faster).
-
-struct Dims {
-  M: u32,
-  N: u32,
-  K: u32,
-  // The table's zero slot; only the scatter store reads it.
-  zero_slot: u32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -36,10 +28,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   // touch neighbouring addresses (coalesced on GPUs). Which wins is the
   // autotuner's call.
   // With one row of invocations (WG_Y = 1) the rows depend on the workgroup
-  // alone: the driver can see A's loads are uniform and broadcast them.
+  // alone, so A's loads are uniform: drivers with divergence analysis (GPUs;
+  // lavapipe from Mesa 25.1) load them once per subgroup. Mesa 25.0's
+  // lavapipe still loads them lane by lane.
+  // Likewise with one column of invocations (WG_X = 1) for B's loads, which
+  // then hold the weights: a hashed weight costs a slot and a table load,
+  // so making those uniform pays most where the driver can see it.
   let ly = select(lid.y, 0u, WG_Y == 1u);
+  let lx = select(lid.x, 0u, WG_X == 1u);
   let row_base = wg.y * (WG_Y * TM) + select(ly * TM, ly, ROW_STEP != 1u);
-  let col_base = wg.x * (WG_X * TN) + select(lid.x * TN, lid.x, COL_STEP != 1u);
+  let col_base = wg.x * (WG_X * TN) + select(lx * TN, lx, COL_STEP != 1u);
   if (row_base >= dims.M || col_base >= dims.N) {
     return;
   }
@@ -55,11 +53,4 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
   store_tile(row_base + {i}u * ROW_STEP, col_base + {j}u * COL_STEP, acc{i}_{j}); // @each i j
   store_done();
-}
-
-// Stores one output if it is inside C.
-fn store_tile(m: u32, n: u32, v: f32) {
-  if (m < dims.M && n < dims.N) {
-    store_c(m, n, v);
-  }
 }

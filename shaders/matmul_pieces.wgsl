@@ -5,6 +5,24 @@
 //   0 dims (uniform) | 1 A | 2 B or table | 3 slots (or procedural hash params)
 //   4 C or table gradient | 5 bias | 6, 7 procedural hash tables (alias)
 
+// @piece dims
+// The product's shape (binding 0 of every variant), and the edge guard both
+// templates store through.
+struct Dims {
+  M: u32,
+  N: u32,
+  K: u32,
+  // The table's zero slot; only the scatter store reads it.
+  zero_slot: u32,
+}
+@group(0) @binding(0) var<uniform> dims: Dims;
+// Stores one output if it is inside C.
+fn store_tile(m: u32, n: u32, v: f32) {
+  if (m < dims.M && n < dims.N) {
+    store_c(m, n, v);
+  }
+}
+
 // @piece slot_codec
 // A slot word packs the table slot (low 31 bits) and the sign ξ (bit 31), so
 // a hashed layer needs one u32 per position and applying ξ is one xor.

@@ -19,7 +19,17 @@ import {
   type Tile,
 } from "./matmul.ts";
 
-/** Tiles the tuner tries: contiguous and interleaved register tiles of 4–16 outputs a side. */
+/**
+ * Tiles the tuner tries: contiguous and interleaved register tiles of 4–25
+ * outputs a side. The large single-row-of-invocations tiles (10×16, 13×12,
+ * 25×8) are there for CPU adapters: lavapipe (Mesa 25.0) loads every
+ * storage-buffer value lane by lane with a bounds check, so outputs per load
+ * matter more than registers, and rows that divide the batch (50 = 5·10 =
+ * 2·25) waste no lanes. On lavapipe they measured 1.2–1.4× faster than 16×8.
+ * The last, one column of invocations, is for drivers that load uniform
+ * values once (Mesa ≥ 25.1, GPUs): there it makes hashed weights as cheap as
+ * dense ones.
+ */
 export const TILE_CANDIDATES: readonly Tile[] = [
   DEFAULT_TILE,
   { tm: 8, tn: 8, wgX: 8, wgY: 2 },
@@ -30,7 +40,34 @@ export const TILE_CANDIDATES: readonly Tile[] = [
   { tm: 16, tn: 8, wgX: 8, wgY: 1, interleave: true },
   { tm: 8, tn: 8, wgX: 16, wgY: 1, interleave: true },
   { tm: 8, tn: 8, wgX: 8, wgY: 1 },
+  { tm: 10, tn: 16, wgX: 8, wgY: 1, interleave: true },
+  { tm: 13, tn: 12, wgX: 8, wgY: 1, interleave: true },
+  { tm: 25, tn: 8, wgX: 8, wgY: 1, interleave: true },
+  // One column of invocations: weights uniform per workgroup (see matmul.wgsl).
+  { tm: 4, tn: 16, wgX: 1, wgY: 16, interleave: true },
+  // Workgroup-memory tiles (matmul_shared.wgsl), for GPUs.
+  { tm: 4, tn: 4, wgX: 16, wgY: 16, shared: 16 },
+  { tm: 8, tn: 8, wgX: 8, wgY: 8, shared: 8 },
 ];
+
+/**
+ * The candidates worth compiling for a variant. Every output of a tile is
+ * inlined code, so compile time grows with its size: procedural slots put a
+ * few hashes in every weight load and the scatter a compare-exchange loop in
+ * every store, and lavapipe then takes up to a minute for the largest tiles.
+ */
+export function tileCandidates(v: MatmulVariant): readonly Tile[] {
+  const procedural = v.slots !== undefined && v.slots !== "buffer";
+  if (procedural) return TILE_CANDIDATES.filter((t) => t.tm * t.tn <= 32);
+  if (v.store === "scatter") return TILE_CANDIDATES.filter((t) => t.tm * t.tn <= 128);
+  return TILE_CANDIDATES;
+}
+
+/**
+ * Version of the candidate list, part of every cache key: a cached choice
+ * made among other candidates is measured again.
+ */
+const CANDIDATES_VERSION = 4;
 
 /** One candidate's measured time. */
 export interface TuneResult {
@@ -84,7 +121,27 @@ function saveFile(): void {
 /** The cache key: adapter, variant (without tile) and shape. */
 export function tuneKey(gpu: Gpu, v: MatmulVariant, s: MatmulShape): string {
   const { tile: _tile, ...variant } = v;
-  return JSON.stringify([gpu.adapter.description, variant, s.M, s.N, s.K]);
+  return JSON.stringify([gpu.adapter.description, variant, s.M, s.N, s.K, CANDIDATES_VERSION]);
+}
+
+/**
+ * Launches timed per wait: a wait for the GPU costs about 11 ms under Deno
+ * 2.9 on lavapipe whatever the work, which would otherwise blur the
+ * differences between tiles.
+ */
+const LAUNCHES_PER_WAIT = 4;
+
+/**
+ * Slot words spread over the table like a uniform hash's (a fixed
+ * multiplicative sequence, signs alternating), so gathers and scatters are
+ * timed with realistic locality and contention rather than all on slot 0.
+ */
+function scatteredSlots(n: number, tableSize: number): Uint32Array {
+  const words = new Uint32Array(n);
+  for (let p = 0; p < n; p++) {
+    words[p] = (Math.imul(p, 0x9e3779b1) >>> 0) % tableSize | (p & 1 ? 0x80000000 : 0);
+  }
+  return words;
 }
 
 /**
@@ -102,12 +159,13 @@ export async function tuneMatmul(
   const hashed = v.weights === "hashed" || v.store === "scatter";
   const aLen = s.M * s.K, bLen = s.K * s.N, cLen = s.M * s.N;
   const slotsLen = Math.max(bLen, cLen);
-  const zeroSlot = s.zeroSlot ?? 1;
+  // Without a zero slot in the shape, a table of 1/8 of the positions.
+  const zeroSlot = s.zeroSlot ?? Math.max(1, Math.ceil(slotsLen / 8));
   const scratch = [
     gpu.uniform([s.M, s.N, s.K, zeroSlot], "tune dims"),
     gpu.buffer(aLen * 4, "tune a"),
     gpu.buffer((hashed ? zeroSlot + 1 : bLen) * 4, "tune b"),
-    hashed ? gpu.buffer(slotsLen * 4, "tune slots") : null,
+    hashed ? gpu.upload(scatteredSlots(slotsLen, zeroSlot), "tune slots") : null,
     gpu.buffer((v.store === "scatter" ? zeroSlot + 1 : cLen) * 4, "tune c"),
     v.store === "bias" || v.store === "bias_relu" ? gpu.buffer(s.N * 4, "tune bias") : null,
   ];
@@ -122,9 +180,9 @@ export async function tuneMatmul(
       let best = Infinity;
       for (let r = 0; r < repeats; r++) {
         const t0 = performance.now();
-        gpu.dispatch(launch);
+        for (let i = 0; i < LAUNCHES_PER_WAIT; i++) gpu.dispatch(launch);
         await gpu.sync();
-        best = Math.min(best, performance.now() - t0);
+        best = Math.min(best, (performance.now() - t0) / LAUNCHES_PER_WAIT);
       }
       results.push({ tile, ms: best });
     }
@@ -149,12 +207,9 @@ export async function chooseTile(
   const key = tuneKey(gpu, v, s);
   const cached = memory.get(key);
   if (cached) return cached;
-  // Procedural slots put a few hashes in every weight load; lavapipe then
-  // takes up to a minute to compile the largest tiles, so they are not tried.
-  const procedural = v.slots !== undefined && v.slots !== "buffer";
-  const candidates = procedural
-    ? TILE_CANDIDATES.filter((t) => t.tm * t.tn <= 32)
-    : TILE_CANDIDATES;
+  // Workgroup-memory tiles measured ~4x slower on CPU adapters (lavapipe
+  // runs barriers as coroutine switches): not worth their compile time there.
+  const candidates = tileCandidates(v).filter((t) => !(t.shared && gpu.adapter.isFallbackAdapter));
   const [best] = await tuneMatmul(gpu, v, s, candidates);
   memory.set(key, best.tile);
   saveFile();

@@ -6,6 +6,7 @@ import {
   type Tile,
 } from "../shaders/matmul.ts";
 import { matmulRef } from "../shaders/matmul_ref.ts";
+import { tileCandidates } from "../shaders/matmul_tune.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 
 // Awkward shapes: 1×1, primes, batch 1, nothing a multiple of any tile.
@@ -21,6 +22,7 @@ const TILES: Tile[] = [
   { tm: 4, tn: 4, wgX: 16, wgY: 4 },
   { tm: 4, tn: 2, wgX: 8, wgY: 4, interleave: true },
   { tm: 1, tn: 1, wgX: 8, wgY: 8 },
+  { tm: 2, tn: 2, wgX: 4, wgY: 4, shared: 4 }, // workgroup-memory template
   {
     tm: 2,
     tn: 8,
@@ -92,3 +94,26 @@ for (const v of VARIANTS) {
     }
   });
 }
+
+// Every tile the autotuner may pick, on a shape that fits none of them. The
+// tile only changes the template's indexing, the same in every variant, so
+// one gather variant and the scatter (its own candidate list) suffice; the
+// large tiles take lavapipe seconds each to compile.
+gpuTest("matmul: every autotuner candidate tile matches the CPU reference", async (gpu) => {
+  const s: MatmulShape = { M: 37, N: 113, K: 29 };
+  const variants: MatmulVariant[] = [
+    { a: "rows", weights: "hashed", b: "cols", store: "plain" },
+    { a: "cols", weights: "dense", b: "rows", store: "scatter" },
+  ];
+  let seed = 500;
+  for (const v of variants) {
+    for (const tile of tileCandidates(v)) {
+      const { got, want } = await runGpu(gpu, { ...v, tile }, s, 7, seed++);
+      assertClose(got, want, {
+        rtol: 1e-4,
+        atol: 1e-4 * Math.sqrt(s.K),
+        what: `${v.a}/${v.weights}/${v.b}/${v.store} tile ${JSON.stringify(tile)}`,
+      });
+    }
+  }
+});
