@@ -2,9 +2,10 @@
  * `deno bench` of the kernels of a 784×1000 hashed layer (table 1/8) at
  * batch 50 and 128 (forward gather-matmul, input gradient, atomic table
  * gradient), the dense matmul of the same shape (this adapter's roofline
- * for us), and one full training step of 784-1000-10. After the table deno
- * prints, a summary gives each one's time, GFLOP/s and fraction of the
- * dense roofline.
+ * for us), and one full training step of 784-1000-10, each launched
+ * REPEAT times per wait for the GPU; and the GPU round trip alone. After the
+ * table deno prints, a summary gives each one's time, GFLOP/s and fraction
+ * of the dense roofline.
  *
  *   deno task bench            (or: deno bench -A bench/kernels.bench.ts)
  * @module
@@ -17,6 +18,7 @@ import { hashes } from "../lib/hash/mod.ts";
 import { packSlotWords } from "../lib/nn/mod.ts";
 import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, Trainer } from "../lib/train/mod.ts";
+import { median } from "../lib/experiment/stats.ts";
 import { Rng } from "../lib/util/random.ts";
 
 const gpu = await requestDevice({ label: "arbnet bench" });
@@ -43,19 +45,34 @@ interface Row {
 }
 const rows: Row[] = [];
 
-function bench(name: string, batch: number, flops: number, record: () => void | Promise<void>) {
+/**
+ * Launches recorded per timed iteration. Waiting for the GPU costs about
+ * 11 ms under Deno 2.9 on lavapipe whatever the work (the "GPU round trip"
+ * row), so timing one launch per wait would time mostly the wait: each
+ * iteration records REPEAT launches, waits once, and counts a REPEAT-th of
+ * the time (deno's own table shows whole iterations).
+ */
+const REPEAT = 8;
+
+function bench(
+  name: string,
+  batch: number,
+  flops: number,
+  record: () => void | Promise<void>,
+  repeat = REPEAT,
+) {
   const row: Row = { name, batch, flops, times: [] };
   rows.push(row);
   Deno.bench({
-    name: `${name} b${batch}`,
-    group: `batch ${batch}`,
+    name: batch > 0 ? `${name} b${batch}` : name,
+    group: batch > 0 ? `batch ${batch}` : "latency",
     n: 20,
     warmup: 3,
     async fn() {
       const t0 = performance.now();
-      await record();
+      for (let i = 0; i < repeat; i++) await record();
       await gpu.sync();
-      row.times.push(performance.now() - t0);
+      row.times.push((performance.now() - t0) / repeat);
     },
   });
 }
@@ -63,6 +80,8 @@ function bench(name: string, batch: number, flops: number, record: () => void | 
 function kernel(launch: Launch) {
   return () => gpu.dispatch(launch);
 }
+
+bench("GPU round trip (nothing recorded)", 0, 0, () => {}, 1);
 
 for (const batch of [50, 128]) {
   const x = gpu.upload(random(batch * N_IN, 5), "x");
@@ -140,9 +159,12 @@ globalThis.addEventListener("unload", () => {
 });
 
 function printSummary() {
-  const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
   console.log(`\nadapter: ${gpu.adapter.description}`);
-  console.log("| kernel | batch | median ms | GFLOP/s | of dense roofline |");
+  const trip = rows.find((r) => r.batch === 0 && r.times.length > 0);
+  if (trip) console.log(`GPU round trip: ${median(trip.times).toFixed(2)} ms (median)`);
+  console.log(
+    `| kernel | batch | median ms (of ${REPEAT} back to back) | GFLOP/s | of dense roofline |`,
+  );
   console.log("| --- | ---: | ---: | ---: | ---: |");
   for (const batch of [50, 128]) {
     const roof = rows.find((r) => r.batch === batch && r.name.startsWith("dense"));

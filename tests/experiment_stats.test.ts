@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   logGamma,
   mean,
+  median,
   ranks,
   regularizedIncompleteBeta,
   spearman,
@@ -22,6 +23,14 @@ Deno.test("mean and sample std", () => {
   close(std([2, 4, 4, 4, 5, 5, 7, 9]), Math.sqrt(32 / 7), 1e-12);
   assert.ok(Number.isNaN(std([1])));
   assert.ok(Number.isNaN(mean([])));
+});
+
+Deno.test("median: the middle value, the upper one of an even count, unsorted input kept", () => {
+  const xs = [5, 1, 4, 2, 3];
+  assert.equal(median(xs), 3);
+  assert.deepEqual(xs, [5, 1, 4, 2, 3]);
+  assert.equal(median([4, 1, 3, 2]), 3);
+  assert.ok(Number.isNaN(median([])));
 });
 
 Deno.test("ranks give ties the mean of their ranks", () => {

@@ -73,6 +73,7 @@ export {
   EXACT_MAX_N,
   logGamma,
   mean,
+  median,
   pearson,
   ranks,
   regularizedIncompleteBeta,

@@ -1,5 +1,5 @@
 /**
- * The statistics the report needs: mean and sample standard deviation,
+ * The statistics the report needs: mean, median and sample standard deviation,
  * Spearman rank correlation with ties, and its two-sided p-value (exact by
  * permutation for small n, else Student's t with n − 2 df through the
  * regularized incomplete beta function).
@@ -23,6 +23,16 @@ export function std(xs: readonly number[]): number {
   let s = 0;
   for (const x of xs) s += (x - m) ** 2;
   return Math.sqrt(s / (xs.length - 1));
+}
+
+/**
+ * Upper median (the middle value, or the upper of the two middle ones), as
+ * the benchmarks report step times; NaN for an empty list.
+ */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((p, q) => p - q);
+  return s[Math.floor(s.length / 2)];
 }
 
 /** 1-based ranks, tied values sharing the mean of the ranks they span. */
