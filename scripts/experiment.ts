@@ -65,7 +65,12 @@ const SWEEP_FLAGS = {
     type: "string",
     help: "comma-separated sparsities in [0, 1) (default full 0,0.5,0.9; quick 0,0.9)",
   },
-  epochs: { type: "int", min: 1, max: 100000, help: "epochs (default full 20, quick 1)" },
+  epochs: {
+    type: "int",
+    min: 1,
+    max: 100000,
+    help: "epochs (default 1; full trains on the whole training set, quick on 6,000)",
+  },
   "train-limit": {
     type: "int",
     min: 1,

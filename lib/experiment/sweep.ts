@@ -198,27 +198,23 @@ export function firstLayerTableSize(
 }
 
 /*
- * Profiles. Cost model: ~90 ms per training step at batch 50 on this 2-core
- * machine's lavapipe (784-1000-10, K = 98,000), and ~0.26 s per 500 test
- * examples evaluated; docs/experiments.md has the measurements.
+ * Profiles, sized for one 2-core machine (lavapipe, docs/experiments.md has
+ * the measured times).
  *
  * full: the reference setup (784-1000-10, K = nIn·nOut/8, SGD momentum 0.9,
- *   batch 50, all 60,000 examples) for 20 epochs = 24,000 steps ≈ 36 min, plus
- *   20 evaluations of 10,000 examples ≈ 1.7 min: ≈ 38 min a run; balance
- *   6 α × 3 s × 3 seeds = 54 runs ≈ 34 h, noise 7 r × 3 × 3 = 63 runs ≈ 40 h:
- *   meant to be sharded over machines.
+ *   batch 50) for one epoch over all 60,000 training examples (1,200 steps),
+ *   evaluated on all 10,000 test examples: 25–45 s a run here, 117 runs for
+ *   both sweeps in about 1.3 h. Longer training is `--epochs N`: 20 epochs
+ *   would take about 24 h here, so shard it (SLURM or Kubernetes arrays).
  *
- * quick: 6,000 training examples × 1 epoch = 120 steps ≈ 10.8 s, evaluation
- *   on 2,000 test examples (4 forward batches of 500) ≈ 1.1 s; device, hash,
- *   entropy and pipeline compiles ≈ 0.5 s: ≈ 12.4 s a run. Balance
- *   4 α × 2 s × 2 seeds = 16 runs ≈ 3.3 min; noise 5 r × 2 s × 2 seeds = 20 runs
- *   ≈ 4.1 min. Both together ≈ 7.5 min, under the 10-minute budget. (3 epochs,
- *   designed for ~20 ms a step, would take ≈ 20 min at 90 ms.)
+ * quick: 6,000 training examples × 1 epoch = 120 steps, evaluation on 2,000
+ *   test examples, 2 seeds, 2 sparsities, a subset of the points: 36 runs,
+ *   under 10 minutes here.
  */
 const PROFILE_BASE: Readonly<Record<Profile, Partial<BaseConfig>>> = {
   full: {
     profile: "full",
-    epochs: 20,
+    epochs: 1,
     hidden: [1000],
     tableFraction: 1 / 8,
     lr: 0.01,
