@@ -18,19 +18,24 @@ export interface ElementwiseOp {
   readonly buffers: readonly string[];
   /** Uniform fields after `n`, in order, with their WGSL type. */
   readonly params: readonly (readonly [string, "f32" | "u32"])[];
-  /** Pieces of other `.wgsl` files the op calls, as `[file, piece]`, prepended to it. */
-  readonly uses?: readonly (readonly [string, string])[];
+  /**
+   * Written over the element type `T` (see elementwise_ops.wgsl): runs on
+   * vec4s when the count is a multiple of 4.
+   */
+  readonly vectorizable?: boolean;
 }
 
 /** The op table. Names match the pieces in `elementwise_ops.wgsl`. */
 export const ELEMENTWISE_OPS = {
-  relu_forward: { buffers: ["x", "y"], params: [] },
-  relu_backward: { buffers: ["y", "dy", "dx"], params: [] },
+  relu_forward: { buffers: ["x", "y"], params: [], vectorizable: true },
+  relu_backward: { buffers: ["y", "dy", "dx"], params: [], vectorizable: true },
   sgd: {
+    vectorizable: true,
     buffers: ["grad", "weight", "velocity"],
     params: [["lr", "f32"], ["momentum", "f32"], ["weight_decay", "f32"], ["nesterov", "u32"]],
   },
   adam: {
+    vectorizable: true,
     buffers: ["grad", "weight", "m1", "m2"],
     params: [
       ["lr", "f32"],
@@ -42,11 +47,7 @@ export const ELEMENTWISE_OPS = {
       ["correction2", "f32"],
     ],
   },
-  segment_sum: {
-    buffers: ["g", "offsets", "positions", "grad"],
-    params: [],
-    uses: [["matmul_pieces.wgsl", "slot_codec"]],
-  },
+  segment_sum: { buffers: ["g", "offsets", "grad"], params: [] },
 } as const satisfies Record<string, ElementwiseOp>;
 
 /** Name of an element-wise op. */
@@ -61,7 +62,16 @@ export function elementwiseGrid(n: number, maxPerDim = 65535): [number, number, 
   return [maxPerDim, Math.ceil(groups / maxPerDim), 1];
 }
 
-/** Encodes an op's uniform (`n` then its params) as 32-bit words. */
+/**
+ * Elements per invocation for an op over `n` elements: 4 (vec4 loads and
+ * stores) for a vectorizable op when `n` is a multiple of 4, else 1.
+ */
+export function elementwiseWidth(name: ElementwiseName, n: number): 1 | 4 {
+  const op: ElementwiseOp = ELEMENTWISE_OPS[name];
+  return op.vectorizable && n % 4 === 0 ? 4 : 1;
+}
+
+/** Encodes an op's uniform (the invocation count `n`, then its params) as 32-bit words. */
 export function elementwiseUniform(
   name: ElementwiseName,
   n: number,
@@ -105,14 +115,18 @@ export async function elementwiseLaunch(
   values: Record<string, number> = {},
 ): Promise<ElementwiseLaunch> {
   const op: ElementwiseOp = ELEMENTWISE_OPS[name];
+  const width = elementwiseWidth(name, n);
+  const count = n / width;
   const source = [
-    ...(op.uses ?? []).map(([file, part]) => piece(file, part)),
+    ...(op.vectorizable
+      ? [piece("elementwise_ops.wgsl", width === 4 ? "elem_vec4" : "elem_scalar")]
+      : []),
     piece("elementwise_ops.wgsl", name),
     WGSL["elementwise.wgsl"],
   ].join("\n");
-  const program = await gpu.program(`elementwise[${name}]`, source);
+  const program = await gpu.program(`elementwise[${name}${width === 4 ? ",vec4" : ""}]`, source);
   const uniform = gpu.upload(
-    new Uint8Array(elementwiseUniform(name, n, values)),
+    new Uint8Array(elementwiseUniform(name, count, values)),
     `${name} params`,
     GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
   );
@@ -124,10 +138,11 @@ export async function elementwiseLaunch(
   const launch = gpu.bind(
     program,
     [uniform, ...bound],
-    elementwiseGrid(n, gpu.limits.maxComputeWorkgroupsPerDimension),
+    elementwiseGrid(count, gpu.limits.maxComputeWorkgroupsPerDimension),
   );
   return {
     launch,
-    setParams: (v) => gpu.write(uniform, new Uint8Array(elementwiseUniform(name, n, v)), 0, false),
+    setParams: (v) =>
+      gpu.write(uniform, new Uint8Array(elementwiseUniform(name, count, v)), 0, false),
   };
 }

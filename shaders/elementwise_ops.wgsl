@@ -1,16 +1,33 @@
 // Element-wise ops for elementwise.wgsl, one "// @piece NAME" each. Binding 0
 // is always the op's uniform params; shaders/elementwise.ts lists the other
 // bindings of each op in order, and elementwise_ref.ts holds the CPU oracles.
+//
+// Ops marked `vectorizable` in the op table are written over the element
+// type T (f32, or vec4<f32> when the count is a multiple of 4; `splat`
+// makes a T of a scalar) and index i counts T's: lavapipe pays its
+// per-invocation load overhead once per vec4 (1.5x faster SGD measured).
+
+// @piece elem_scalar
+alias T = f32;
+fn splat(x: f32) -> T {
+  return x;
+}
+
+// @piece elem_vec4
+alias T = vec4<f32>;
+fn splat(x: f32) -> T {
+  return T(x);
+}
 
 // @piece relu_forward
 struct Params {
   n: u32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<T>;
+@group(0) @binding(2) var<storage, read_write> y: array<T>;
 fn apply(i: u32) {
-  y[i] = max(x[i], 0.0);
+  y[i] = max(x[i], splat(0.0));
 }
 
 // @piece relu_backward
@@ -20,11 +37,11 @@ struct Params {
   n: u32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<T>;
+@group(0) @binding(2) var<storage, read> dy: array<T>;
+@group(0) @binding(3) var<storage, read_write> dx: array<T>;
 fn apply(i: u32) {
-  dx[i] = select(0.0, dy[i], y[i] > 0.0);
+  dx[i] = select(splat(0.0), dy[i], y[i] > splat(0.0));
 }
 
 // @piece sgd
@@ -38,9 +55,9 @@ struct Params {
   nesterov: u32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read_write> weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<T>;
+@group(0) @binding(2) var<storage, read_write> weight: array<T>;
+@group(0) @binding(3) var<storage, read_write> velocity: array<T>;
 fn apply(i: u32) {
   let g = grad[i] + params.weight_decay * weight[i];
   let v = params.momentum * velocity[i] + g;
@@ -63,10 +80,10 @@ struct Params {
   correction2: f32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read_write> weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m1: array<f32>;
-@group(0) @binding(4) var<storage, read_write> m2: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<T>;
+@group(0) @binding(2) var<storage, read_write> weight: array<T>;
+@group(0) @binding(3) var<storage, read_write> m1: array<T>;
+@group(0) @binding(4) var<storage, read_write> m2: array<T>;
 fn apply(i: u32) {
   let g = grad[i] + params.weight_decay * weight[i];
   let m = params.beta1 * m1[i] + (1.0 - params.beta1) * g;
@@ -79,24 +96,22 @@ fn apply(i: u32) {
 }
 
 // @piece segment_sum
-// Deterministic table gradient, one invocation per slot k:
-// grad[k] = Σ ξ(p)·G[p] over the positions p of slot k, in ascending p.
-// `offsets`/`positions` are the inverse index (CSR) of the hash; a position
-// word is coded like a slot word (slot_codec: position | ξ in bit 31). No
-// atomics: the same inputs give the same bits.
+// Deterministic table gradient, second half, one invocation per slot k:
+// grad[k] = Σ g[e] over the entries e of slot k in the inverse index (CSR
+// `offsets`), which matmul's store_permuted filled with ξ(p)·(Xᵀ·dY)[p] in
+// ascending position p. No atomics and a fixed order: the same inputs give
+// the same bits.
 struct Params {
   n: u32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> offsets: array<u32>;
-@group(0) @binding(3) var<storage, read> positions: array<u32>;
-@group(0) @binding(4) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> grad: array<f32>;
 fn apply(k: u32) {
   var sum = 0.0;
   for (var e = offsets[k]; e < offsets[k + 1u]; e++) {
-    let word = positions[e];
-    sum += apply_sign(g[word & SLOT_MASK], word);
+    sum += g[e];
   }
   grad[k] = sum;
 }

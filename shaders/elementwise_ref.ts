@@ -83,21 +83,24 @@ export function adamRef(
   }
 }
 
-/** Deterministic table gradient from an inverse index (see the `segment_sum` piece). */
-export function segmentSumRef(
-  g: Float32Array,
-  offsets: Uint32Array,
-  positions: Uint32Array,
-): Float32Array {
+/**
+ * What the permuted store leaves for `segment_sum`: entry e of the inverse
+ * index holds ξ(p)·g[p] for the position p of `positions[e]`.
+ */
+export function permuteRef(g: Float32Array, positions: Uint32Array): Float32Array {
+  return Float32Array.from(positions, (word) => {
+    const v = g[word & 0x7fffffff];
+    return word >>> 31 ? -v : v;
+  });
+}
+
+/** `segment_sum`: grad[k] = Σ entries of slot k, in entry order (float32 sums). */
+export function segmentSumRef(entries: Float32Array, offsets: Uint32Array): Float32Array {
   const slots = offsets.length - 1;
   const out = new Float32Array(slots);
   for (let k = 0; k < slots; k++) {
     let sum = 0;
-    for (let e = offsets[k]; e < offsets[k + 1]; e++) {
-      const word = positions[e];
-      const v = g[word & 0x7fffffff];
-      sum = f(sum + (word >>> 31 ? -v : v));
-    }
+    for (let e = offsets[k]; e < offsets[k + 1]; e++) sum = f(sum + entries[e]);
     out[k] = sum;
   }
   return out;

@@ -46,7 +46,9 @@ export const DEFAULT_TILE: Tile = { tm: 8, tn: 8, wgX: 8, wgY: 2, interleave: tr
  * - `weights`: B's source: a real matrix (`dense`) or the table gathered through slots (`hashed`).
  * - `b`: `rows` multiplies by the weight matrix, `cols` by its transpose.
  * - `store`: `plain` writes C; `bias`/`bias_relu` add a bias (and ReLU);
- *   `scatter` adds C into a table gradient through the slots.
+ *   `scatter` adds C into a table gradient through the slots; `permuted`
+ *   writes ξ·C to the entries of the inverse index that the slot words
+ *   (then rank words) name, for the deterministic table gradient.
  * - `slots`: where slot words come from (hashed weights and scatter only):
  *   a materialised buffer (`buffer`, the default) or recomputed from seeds
  *   by a hash family (`hash.wgsl`), which needs no per-position memory.
@@ -59,7 +61,7 @@ export interface MatmulVariant {
   /** Layout of B. */
   b: "rows" | "cols";
   /** Epilogue. */
-  store: "plain" | "bias" | "bias_relu" | "scatter";
+  store: "plain" | "bias" | "bias_relu" | "scatter" | "permuted";
   /** Register tile; {@linkcode DEFAULT_TILE} when absent. */
   tile?: Tile;
   /** Source of the slot words; `buffer` when absent. */
@@ -120,11 +122,15 @@ export function matmulSource(v: MatmulVariant): string {
   if (v.store === "bias") uses.push("store_bias", "act_none");
   if (v.store === "bias_relu") uses.push("store_bias", "act_relu");
   if (v.store === "scatter") uses.push("store_scatter");
-  const hashed = v.weights === "hashed" || v.store === "scatter";
-  if (v.weights === "hashed" && v.store === "scatter") {
+  if (v.store === "permuted") uses.push("store_permuted");
+  const hashed = usesSlotWords(v);
+  if (v.weights === "hashed" && (v.store === "scatter" || v.store === "permuted")) {
     throw new Error("a hashed B cannot be scattered into a table in the same product");
   }
   const procedural = proceduralSlots(v);
+  if (procedural && v.store === "permuted") {
+    throw new Error("the permuted store reads rank words from a buffer, not procedural slots");
+  }
   if (hashed) uses.unshift("slot_codec", ...(procedural ? [] : ["slots_buffer"]));
   const source = [...parts, ...uses.map((u) => piece(file, u))].join("\n");
   // Procedural slots go last (WGSL declarations may come in any order), so
@@ -132,6 +138,11 @@ export function matmulSource(v: MatmulVariant): string {
   return hashed && procedural
     ? `${source}\n// slots=${procedural}\n${proceduralSlotSource(procedural)}`
     : source;
+}
+
+/** Whether a variant reads slot words (binding 3): hashed weights, or a store through them. */
+export function usesSlotWords(v: MatmulVariant): boolean {
+  return v.weights === "hashed" || v.store === "scatter" || v.store === "permuted";
 }
 
 function proceduralSlots(v: MatmulVariant): ProceduralSlots | null {
@@ -150,7 +161,11 @@ export function matmulGrid(
   ];
 }
 
-function label(v: MatmulVariant): string {
+/**
+ * A variant's name in labels and errors, e.g. `matmul[rows,hashed,rows,bias]`;
+ * the tuner compiles under the same name, since programs are shared by source.
+ */
+export function matmulLabel(v: MatmulVariant): string {
   const slots = proceduralSlots(v) ? `,${v.slots}` : "";
   return `matmul[${v.a},${v.weights},${v.b},${v.store}${slots}]`;
 }
@@ -166,16 +181,18 @@ export async function matmulLaunch(
   buffers: MatmulBuffers,
 ): Promise<Launch> {
   const tile = v.tile ?? DEFAULT_TILE;
-  const program = await gpu.program(label(v), matmulSource(v));
+  const program = await gpu.program(matmulLabel(v), matmulSource(v));
   const dims = gpu.uniform(
     [shape.M, shape.N, shape.K, shape.zeroSlot ?? 0xffffffff],
-    `${label(v)} dims`,
+    `${matmulLabel(v)} dims`,
   );
-  const hashed = v.weights === "hashed" || v.store === "scatter";
+  const hashed = usesSlotWords(v);
   const procedural = proceduralSlots(v);
-  if (hashed && !procedural && !buffers.slots) throw new Error(`${label(v)} needs a slots buffer`);
+  if (hashed && !procedural && !buffers.slots) {
+    throw new Error(`${matmulLabel(v)} needs a slots buffer`);
+  }
   const usesBias = v.store === "bias" || v.store === "bias_relu";
-  if (usesBias && !buffers.bias) throw new Error(`${label(v)} needs a bias buffer`);
+  if (usesBias && !buffers.bias) throw new Error(`${matmulLabel(v)} needs a bias buffer`);
   const entries: (GPUBuffer | null)[] = [
     dims,
     buffers.a,
@@ -185,7 +202,7 @@ export async function matmulLaunch(
     usesBias ? buffers.bias! : null,
   ];
   if (hashed && procedural) {
-    for (const [binding, buffer] of proceduralSlotBindings(procedural, buffers, label(v))) {
+    for (const [binding, buffer] of proceduralSlotBindings(procedural, buffers, matmulLabel(v))) {
       entries[binding] = buffer;
     }
   }

@@ -109,6 +109,20 @@ fn activate(v: f32) -> f32 {
   return max(v, 0.0);
 }
 
+// @piece store_permuted
+// Deterministic table gradient, first half: output p goes, signed, to its
+// entry of the hash's inverse index (`slot_word(p)` here is a rank word:
+// entry | ξ << 31), so the per-slot sum (segment_sum) then reads each slot's
+// entries contiguously instead of gathering them. Zero-slot positions share
+// one sink entry past the last, which nothing reads. No atomics: every
+// entry has one writer.
+@group(0) @binding(4) var<storage, read_write> c_buf: array<f32>;
+fn store_c(m: u32, n: u32, v: f32) {
+  let word = slot_word(m * dims.N + n);
+  c_buf[word & SLOT_MASK] = apply_sign(v, word);
+}
+fn store_done() {}
+
 // @piece store_scatter
 // Table gradient: g[h(p)] += ξ(p)·(Aᵀ-product)[p]. WGSL has no float atomics,
 // so the add is a compare-exchange loop on the float's bits. Consecutive

@@ -28,7 +28,11 @@ export function signedEntry(table: Float32Array, word: number): number {
   return word >>> 31 ? -v : v;
 }
 
-/** What the GPU variant computes, on the CPU: C (M×N), or the table gradient for `scatter`. */
+/**
+ * What the GPU variant computes, on the CPU: C (M×N), the table gradient for
+ * `scatter`, or for `permuted` the M·N + 1 entries (sink last, left 0) that
+ * rank words send ξ·C to.
+ */
 export function matmulRef(v: MatmulVariant, s: MatmulShape, x: MatmulRefInputs): Float32Array {
   const { M, N, K } = s;
   const A = (m: number, k: number) => v.a === "rows" ? x.a[m * K + k] : x.a[k * M + m];
@@ -52,6 +56,18 @@ export function matmulRef(v: MatmulVariant, s: MatmulShape, x: MatmulRefInputs):
       grad[slot] += word >>> 31 ? -c[p] : c[p];
     }
     return Float32Array.from(grad);
+  }
+  if (v.store === "permuted") {
+    // Entries named by the rank words, one more for the zero-slot sink; the
+    // sink's value depends on which write lands last, so it is left 0.
+    const out = new Float32Array(M * N + 1);
+    const sink = M * N;
+    for (let p = 0; p < M * N; p++) {
+      const word = x.slots![p];
+      const e = word & SLOT_MASK;
+      if (e !== sink) out[e] = word >>> 31 ? -c[p] : c[p];
+    }
+    return out;
   }
   const out = new Float32Array(M * N);
   for (let p = 0; p < M * N; p++) {

@@ -13,24 +13,44 @@ import type { Gpu } from "../lib/gpu/device.ts";
 import {
   DEFAULT_TILE,
   matmulGrid,
+  matmulLabel,
   type MatmulShape,
   matmulSource,
   type MatmulVariant,
   type Tile,
+  usesSlotWords,
 } from "./matmul.ts";
 
 /**
- * Tiles the tuner tries: contiguous and interleaved register tiles of 4–25
- * outputs a side. The large single-row-of-invocations tiles (10×16, 13×12,
- * 25×8) are there for CPU adapters: lavapipe (Mesa 25.0) loads every
- * storage-buffer value lane by lane with a bounds check, so outputs per load
- * matter more than registers, and rows that divide the batch (50 = 5·10 =
- * 2·25) waste no lanes. On lavapipe they measured 1.2–1.4× faster than 16×8.
- * The last, one column of invocations, is for drivers that load uniform
- * values once (Mesa ≥ 25.1, GPUs): there it makes hashed weights as cheap as
- * dense ones.
+ * Tiles the tuner tries on CPU adapters (lavapipe, llvmpipe, SwiftShader:
+ * `isFallbackAdapter`). Mesa 25.0's lavapipe loads every storage-buffer
+ * value lane by lane with a bounds check, so outputs per load matter more
+ * than registers: one row of invocations (8 lanes, one subgroup) with tall
+ * tiles. 10×16 and 13×12 measured 1.2–1.4× faster than 16×8 there; rows
+ * that divide the batch (50 = 5·10) waste no lanes. Small tiles and
+ * workgroup memory measured 2–4× slower and are left out: every output is
+ * inlined code, and compiling costs seconds per large tile on a CPU.
  */
-export const TILE_CANDIDATES: readonly Tile[] = [
+export const CPU_TILE_CANDIDATES: readonly Tile[] = [
+  DEFAULT_TILE,
+  { tm: 8, tn: 8, wgX: 8, wgY: 2 },
+  { tm: 16, tn: 8, wgX: 8, wgY: 1, interleave: true },
+  { tm: 8, tn: 8, wgX: 16, wgY: 1, interleave: true },
+  { tm: 8, tn: 8, wgX: 8, wgY: 1 },
+  { tm: 10, tn: 16, wgX: 8, wgY: 1, interleave: true },
+  { tm: 13, tn: 12, wgX: 8, wgY: 1, interleave: true },
+  // One column of invocations: B's (the weights') loads are uniform per
+  // workgroup. Mesa ≥ 25.1 loads uniform values once; there this tile made
+  // the hashed forward 1.4× faster than on 25.0 (see matmul.wgsl).
+  { tm: 4, tn: 16, wgX: 1, wgY: 16, interleave: true },
+];
+
+/**
+ * Tiles the tuner tries on GPUs: small register tiles in larger workgroups,
+ * the one-column tile, and workgroup-memory tiles (`matmul_shared.wgsl`).
+ * Not measured here (no GPU): the tuner is what makes the choice.
+ */
+export const GPU_TILE_CANDIDATES: readonly Tile[] = [
   DEFAULT_TILE,
   { tm: 8, tn: 8, wgX: 8, wgY: 2 },
   { tm: 4, tn: 8, wgX: 8, wgY: 4 },
@@ -38,36 +58,50 @@ export const TILE_CANDIDATES: readonly Tile[] = [
   { tm: 4, tn: 4, wgX: 16, wgY: 4 },
   { tm: 4, tn: 4, wgX: 8, wgY: 8, interleave: true },
   { tm: 16, tn: 8, wgX: 8, wgY: 1, interleave: true },
-  { tm: 8, tn: 8, wgX: 16, wgY: 1, interleave: true },
-  { tm: 8, tn: 8, wgX: 8, wgY: 1 },
-  { tm: 10, tn: 16, wgX: 8, wgY: 1, interleave: true },
-  { tm: 13, tn: 12, wgX: 8, wgY: 1, interleave: true },
-  { tm: 25, tn: 8, wgX: 8, wgY: 1, interleave: true },
-  // One column of invocations: weights uniform per workgroup (see matmul.wgsl).
   { tm: 4, tn: 16, wgX: 1, wgY: 16, interleave: true },
-  // Workgroup-memory tiles (matmul_shared.wgsl), for GPUs.
   { tm: 4, tn: 4, wgX: 16, wgY: 16, shared: 16 },
   { tm: 8, tn: 8, wgX: 8, wgY: 8, shared: 8 },
 ];
 
+/** Every tile either list holds (what the tests check against the CPU oracle). */
+export const TILE_CANDIDATES: readonly Tile[] = [
+  ...CPU_TILE_CANDIDATES,
+  ...GPU_TILE_CANDIDATES.filter((g) =>
+    !CPU_TILE_CANDIDATES.some((c) => JSON.stringify(c) === JSON.stringify(g))
+  ),
+];
+
 /**
- * The candidates worth compiling for a variant. Every output of a tile is
- * inlined code, so compile time grows with its size: procedural slots put a
- * few hashes in every weight load and the scatter a compare-exchange loop in
- * every store, and lavapipe then takes up to a minute for the largest tiles.
+ * The candidates worth compiling for a variant on an adapter. Compile time
+ * grows with a tile's size: procedural slots put a few hashes in every
+ * weight load and the scatter a compare-exchange loop in every store, and
+ * lavapipe then takes up to a minute for the largest tiles.
  */
-export function tileCandidates(v: MatmulVariant): readonly Tile[] {
+export function tileCandidates(
+  v: MatmulVariant,
+  adapter: { isFallbackAdapter: boolean } | "all" = "all",
+): readonly Tile[] {
+  const cpu = adapter !== "all" && adapter.isFallbackAdapter;
+  const list = adapter === "all"
+    ? TILE_CANDIDATES
+    : cpu
+    ? CPU_TILE_CANDIDATES
+    : GPU_TILE_CANDIDATES;
   const procedural = v.slots !== undefined && v.slots !== "buffer";
-  if (procedural) return TILE_CANDIDATES.filter((t) => t.tm * t.tn <= 32);
-  if (v.store === "scatter") return TILE_CANDIDATES.filter((t) => t.tm * t.tn <= 128);
-  return TILE_CANDIDATES;
+  // The CPU list has no tile this small: procedural layers take the small
+  // register tiles of the full list there.
+  if (procedural) {
+    return (cpu ? TILE_CANDIDATES : list).filter((t) => t.tm * t.tn <= 32 && !(cpu && t.shared));
+  }
+  if (v.store === "scatter") return list.filter((t) => t.tm * t.tn <= 128);
+  return list;
 }
 
 /**
  * Version of the candidate list, part of every cache key: a cached choice
  * made among other candidates is measured again.
  */
-const CANDIDATES_VERSION = 4;
+const CANDIDATES_VERSION = 5;
 
 /** One candidate's measured time. */
 export interface TuneResult {
@@ -80,8 +114,12 @@ export interface TuneResult {
 const memory = new Map<string, Tile>();
 let fileLoaded = false;
 
-/** Where choices persist: `$ARBNET_TUNE_CACHE`, else `~/.cache/arbnet/tiles.json`. */
-function cachePath(): string | null {
+/**
+ * Where tuned choices persist: `$ARBNET_TUNE_CACHE`, else
+ * `$XDG_CACHE_HOME/arbnet/tiles.json` or `~/.cache/arbnet/tiles.json`; null
+ * without permission to read the environment (choices then live in memory).
+ */
+export function tuneCachePath(): string | null {
   try {
     const explicit = Deno.env.get("ARBNET_TUNE_CACHE");
     if (explicit) return explicit;
@@ -95,7 +133,7 @@ function cachePath(): string | null {
 function loadFile(): void {
   if (fileLoaded) return;
   fileLoaded = true;
-  const path = cachePath();
+  const path = tuneCachePath();
   if (!path) return;
   try {
     const saved = JSON.parse(Deno.readTextFileSync(path)) as Record<string, Tile>;
@@ -106,7 +144,7 @@ function loadFile(): void {
 }
 
 function saveFile(): void {
-  const path = cachePath();
+  const path = tuneCachePath();
   if (!path) return;
   try {
     Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
@@ -145,6 +183,16 @@ function scatteredSlots(n: number, tableSize: number): Uint32Array {
 }
 
 /**
+ * Hash parameters for timing a procedural variant (the `HashParams` fields
+ * of hash.wgsl in order): a table of `tableSize` slots, no sparsity, signs
+ * on, a Neighborhood window of 1. The seeds are arbitrary: only the work
+ * per weight matters here.
+ */
+function tuneHashParams(tableSize: number): number[] {
+  return [tableSize, 0, 0x9e3779b1, 0x85ebca77, 0x80000000, 0xc2b2ae3d, 0x27d4eb2f, 1, 0];
+}
+
+/**
  * Times every candidate tile on scratch buffers of the right sizes and
  * returns them fastest first. Takes a second or two per variant on a CPU
  * adapter; {@linkcode chooseTile} caches the winner.
@@ -156,24 +204,41 @@ export async function tuneMatmul(
   candidates: readonly Tile[] = TILE_CANDIDATES,
   repeats = 3,
 ): Promise<TuneResult[]> {
-  const hashed = v.weights === "hashed" || v.store === "scatter";
+  const hashed = usesSlotWords(v);
   const aLen = s.M * s.K, bLen = s.K * s.N, cLen = s.M * s.N;
   const slotsLen = Math.max(bLen, cLen);
   // Without a zero slot in the shape, a table of 1/8 of the positions.
   const zeroSlot = s.zeroSlot ?? Math.max(1, Math.ceil(slotsLen / 8));
+  // The permuted store writes every output to its own entry: ranks spread
+  // over all of C.
+  const permuted = v.store === "permuted";
+  const targets = permuted ? cLen : zeroSlot;
+  const procedural = v.slots !== undefined && v.slots !== "buffer" ? v.slots : null;
   const scratch = [
     gpu.uniform([s.M, s.N, s.K, zeroSlot], "tune dims"),
     gpu.buffer(aLen * 4, "tune a"),
-    gpu.buffer((hashed ? zeroSlot + 1 : bLen) * 4, "tune b"),
-    hashed ? gpu.upload(scatteredSlots(slotsLen, zeroSlot), "tune slots") : null,
-    gpu.buffer((v.store === "scatter" ? zeroSlot + 1 : cLen) * 4, "tune c"),
+    gpu.buffer((v.weights === "hashed" ? zeroSlot + 1 : bLen) * 4, "tune b"),
+    !hashed
+      ? null
+      : procedural
+      ? gpu.uniform(tuneHashParams(zeroSlot), "tune hash params")
+      : gpu.upload(scatteredSlots(slotsLen, targets), "tune slots"),
+    gpu.buffer((v.store === "scatter" || permuted ? targets + 1 : cLen) * 4, "tune c"),
     v.store === "bias" || v.store === "bias_relu" ? gpu.buffer(s.N * 4, "tune bias") : null,
   ];
+  if (procedural === "dirichlet") {
+    // Alias table that keeps every column (thresholds at the top): the
+    // hashing work of the real thing, without building a Dirichlet draw.
+    scratch.push(
+      gpu.upload(new Uint32Array(zeroSlot).fill(0xffffffff), "tune alias threshold"),
+      gpu.upload(Uint32Array.from({ length: zeroSlot }, (_, k) => k), "tune alias target"),
+    );
+  }
   const results: TuneResult[] = [];
   try {
     for (const tile of candidates) {
       const variant = { ...v, tile };
-      const program = await gpu.program(`tune ${JSON.stringify(tile)}`, matmulSource(variant));
+      const program = await gpu.program(matmulLabel(variant), matmulSource(variant));
       const launch = gpu.bind(program, scratch, matmulGrid(s, tile));
       gpu.dispatch(launch); // first run pays for compilation in the driver
       await gpu.sync();
@@ -207,10 +272,7 @@ export async function chooseTile(
   const key = tuneKey(gpu, v, s);
   const cached = memory.get(key);
   if (cached) return cached;
-  // Workgroup-memory tiles measured ~4x slower on CPU adapters (lavapipe
-  // runs barriers as coroutine switches): not worth their compile time there.
-  const candidates = tileCandidates(v).filter((t) => !(t.shared && gpu.adapter.isFallbackAdapter));
-  const [best] = await tuneMatmul(gpu, v, s, candidates);
+  const [best] = await tuneMatmul(gpu, v, s, tileCandidates(v, gpu.adapter));
   memory.set(key, best.tile);
   saveFile();
   return best.tile;

@@ -1,7 +1,8 @@
 import { assertClose, gpuTest, randomF32 } from "./_util.ts";
-import { elementwiseGrid, elementwiseLaunch } from "../shaders/elementwise.ts";
+import { elementwiseGrid, elementwiseLaunch, elementwiseWidth } from "../shaders/elementwise.ts";
 import {
   adamRef,
+  permuteRef,
   reluBackwardRef,
   reluForwardRef,
   segmentSumRef,
@@ -12,7 +13,8 @@ import { Rng } from "../lib/util/random.ts";
 import assert from "node:assert/strict";
 import type { Gpu } from "../lib/gpu/device.ts";
 
-const SIZES = [1, 37, 256, 257, 1001];
+// Multiples of 4 (4, 256, 1028) run the vectorizable ops on vec4s, the others on scalars.
+const SIZES = [1, 4, 37, 256, 257, 1001, 1028];
 
 async function run(
   gpu: Gpu,
@@ -84,6 +86,13 @@ gpuTest("adam matches the CPU reference", async (gpu) => {
   }
 });
 
+Deno.test("vectorizable ops run on vec4s exactly when the count is a multiple of 4", () => {
+  assert.equal(elementwiseWidth("sgd", 256), 4);
+  assert.equal(elementwiseWidth("relu_backward", 1028), 4);
+  assert.equal(elementwiseWidth("adam", 257), 1);
+  assert.equal(elementwiseWidth("segment_sum", 256), 1); // a per-slot loop, not element-wise
+});
+
 Deno.test("elementwise grid spills into y beyond the per-dimension limit", () => {
   assert.deepEqual(elementwiseGrid(256 * 10), [10, 1, 1]);
   assert.deepEqual(elementwiseGrid(256 * 70000 + 1, 65535), [65535, 2, 1]);
@@ -96,16 +105,17 @@ gpuTest("segment_sum (deterministic table gradient) matches the CPU reference", 
     const signs = Int8Array.from({ length: positions }, () => (rng.next() < 0.5 ? -1 : 1));
     const inv = inverseIndex(indices, signs, slots);
     const g = randomF32(positions, slots);
+    // What matmul's permuted store leaves (tests/matmul.test.ts checks that half).
+    const entries = permuteRef(g, inv.positions);
     const bufs = {
-      g: gpu.upload(g, "g"),
+      g: gpu.upload(entries.length ? entries : new Float32Array(1), "entries"),
       offsets: gpu.upload(inv.offsets, "offsets"),
-      positions: gpu.upload(inv.positions.length ? inv.positions : new Uint32Array(1), "pos"),
       grad: gpu.buffer(slots * 4, "grad"),
     };
     const { launch } = await elementwiseLaunch(gpu, "segment_sum", slots, bufs);
     gpu.dispatch(launch);
     const got = await gpu.readF32(bufs.grad, slots);
-    assert.deepEqual(got, segmentSumRef(g, inv.offsets, inv.positions));
+    assert.deepEqual(got, segmentSumRef(entries, inv.offsets));
     // and it is the table gradient: Σ over positions of the slot, signed
     const want = new Float64Array(slots);
     for (let p = 0; p < positions; p++) {
@@ -114,4 +124,19 @@ gpuTest("segment_sum (deterministic table gradient) matches the CPU reference", 
     assertClose(got, want, { rtol: 1e-5, atol: 1e-5 });
     for (const b of Object.values(bufs)) gpu.release(b);
   }
+});
+
+Deno.test("inverse index: ranks name each position's entry, zero-slot positions the sink", () => {
+  const indices = Uint32Array.from([2, 0, 3, 2, 0, 1]); // table of 3: slot 3 is the zero slot
+  const signs = Int8Array.from([1, -1, 1, -1, 1, 1]);
+  const inv = inverseIndex(indices, signs, 3);
+  assert.deepEqual([...inv.offsets], [0, 2, 3, 5]);
+  assert.deepEqual(
+    [...inv.positions],
+    [1 | 0x80000000, 4, 5, 0, 3 | 0x80000000].map((w) => w >>> 0),
+  );
+  assert.deepEqual(
+    [...inv.ranks],
+    [3, 0 | 0x80000000, 5, 4 | 0x80000000, 1, 2].map((w) => w >>> 0),
+  );
 });

@@ -6,6 +6,7 @@ import {
   type Tile,
 } from "../shaders/matmul.ts";
 import { matmulRef } from "../shaders/matmul_ref.ts";
+import { Rng } from "../lib/util/random.ts";
 import { tileCandidates } from "../shaders/matmul_tune.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 
@@ -33,13 +34,17 @@ const TILES: Tile[] = [
 
 async function runGpu(gpu: Gpu, v: MatmulVariant, s: MatmulShape, tableSize: number, seed: number) {
   const aLen = s.M * s.K;
-  const outLen = v.store === "scatter" ? tableSize + 1 : s.M * s.N;
+  const outLen = v.store === "scatter"
+    ? tableSize + 1
+    : v.store === "permuted"
+    ? s.M * s.N + 1
+    : s.M * s.N;
   const weights = v.store === "scatter"
     ? randomF32(s.K * s.N, seed + 2) // B is a dense upstream gradient
     : v.weights === "dense"
     ? randomF32(s.K * s.N, seed + 2)
     : randomF32(tableSize + 1, seed + 2).fill(0, tableSize);
-  const slots = randomSlotWords(
+  const slots = v.store === "permuted" ? randomRankWords(s.M * s.N, seed + 3) : randomSlotWords(
     s.K * s.N > 0 ? Math.max(s.M * s.N, s.K * s.N) : 1,
     tableSize,
     seed + 3,
@@ -64,7 +69,26 @@ async function runGpu(gpu: Gpu, v: MatmulVariant, s: MatmulShape, tableSize: num
   const got = await gpu.readF32(bufs.c, outLen);
   const want = matmulRef(v, { ...s, zeroSlot: tableSize }, inputs);
   for (const b of Object.values(bufs)) gpu.release(b);
+  // The permuted store's sink entry (last) is written in no fixed order.
+  if (v.store === "permuted") return { got: got.slice(0, -1), want: want.slice(0, -1) };
   return { got, want };
+}
+
+/**
+ * Rank words for the permuted store: a random permutation of the n entries
+ * with random signs, about a tenth of the positions sent to the sink (n).
+ */
+function randomRankWords(n: number, seed: number): Uint32Array {
+  const rng = new Rng(seed);
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return Uint32Array.from(order, (e) => {
+    const entry = rng.next() < 0.1 ? n : e;
+    return (rng.next() < 0.5 ? entry | 0x80000000 : entry) >>> 0;
+  });
 }
 
 const VARIANTS: MatmulVariant[] = [
@@ -75,6 +99,7 @@ const VARIANTS: MatmulVariant[] = [
   { a: "rows", weights: "hashed", b: "rows", store: "bias_relu" },
   { a: "rows", weights: "hashed", b: "cols", store: "plain" },
   { a: "cols", weights: "dense", b: "rows", store: "scatter" },
+  { a: "cols", weights: "dense", b: "rows", store: "permuted" },
 ];
 
 for (const v of VARIANTS) {
@@ -97,13 +122,14 @@ for (const v of VARIANTS) {
 
 // Every tile the autotuner may pick, on a shape that fits none of them. The
 // tile only changes the template's indexing, the same in every variant, so
-// one gather variant and the scatter (its own candidate list) suffice; the
+// one gather variant and the two table-gradient stores suffice; the
 // large tiles take lavapipe seconds each to compile.
 gpuTest("matmul: every autotuner candidate tile matches the CPU reference", async (gpu) => {
   const s: MatmulShape = { M: 37, N: 113, K: 29 };
   const variants: MatmulVariant[] = [
     { a: "rows", weights: "hashed", b: "cols", store: "plain" },
     { a: "cols", weights: "dense", b: "rows", store: "scatter" },
+    { a: "cols", weights: "dense", b: "rows", store: "permuted" },
   ];
   let seed = 500;
   for (const v of variants) {

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { gpuTest } from "./_util.ts";
-import { chooseTile, TILE_CANDIDATES, tuneKey, tuneMatmul } from "../shaders/matmul_tune.ts";
+import {
+  chooseTile,
+  CPU_TILE_CANDIDATES,
+  GPU_TILE_CANDIDATES,
+  TILE_CANDIDATES,
+  tileCandidates,
+  tuneKey,
+  tuneMatmul,
+} from "../shaders/matmul_tune.ts";
 import type { MatmulVariant } from "../shaders/matmul.ts";
 
 const V: MatmulVariant = { a: "rows", weights: "hashed", b: "rows", store: "bias" };
@@ -28,5 +36,42 @@ gpuTest("chooseTile caches its choice per adapter, variant and shape in a file",
     assert.equal(gpu.stats.pipelinesCompiled, before);
   } finally {
     Deno.env.delete("ARBNET_TUNE_CACHE");
+  }
+});
+
+Deno.test("tileCandidates: the list of the adapter's kind, large tiles dropped where they compile slowly", () => {
+  const gather = { a: "rows", weights: "hashed", b: "rows", store: "bias" } as const;
+  const scatter = { a: "cols", weights: "dense", b: "rows", store: "scatter" } as const;
+  assert.deepEqual(tileCandidates(gather, { isFallbackAdapter: true }), CPU_TILE_CANDIDATES);
+  assert.deepEqual(tileCandidates(gather, { isFallbackAdapter: false }), GPU_TILE_CANDIDATES);
+  assert.ok(
+    GPU_TILE_CANDIDATES.some((t) => t.shared) && !CPU_TILE_CANDIDATES.some((t) => t.shared),
+  );
+  const all = new Set(TILE_CANDIDATES.map((t) => JSON.stringify(t)));
+  for (const t of [...CPU_TILE_CANDIDATES, ...GPU_TILE_CANDIDATES]) {
+    assert.ok(all.has(JSON.stringify(t)), JSON.stringify(t));
+  }
+  assert.ok(tileCandidates(scatter, { isFallbackAdapter: true }).every((t) => t.tm * t.tn <= 128));
+  const procedural = { ...gather, slots: "uniform" } as const;
+  for (const isFallbackAdapter of [false, true]) {
+    const tiles = tileCandidates(procedural, { isFallbackAdapter });
+    assert.ok(tiles.length > 0 && tiles.every((t) => t.tm * t.tn <= 32), `${isFallbackAdapter}`);
+  }
+});
+
+gpuTest("chooseTile tunes procedural-slot variants too (small tiles only)", async (gpu) => {
+  const dir = await Deno.makeTempDir();
+  Deno.env.set("ARBNET_TUNE_CACHE", `${dir}/tiles.json`);
+  try {
+    // dirichlet binds its alias table too.
+    for (const slots of ["uniform", "dirichlet"] as const) {
+      const v: MatmulVariant = { ...V, slots };
+      const tile = await chooseTile(gpu, v, S);
+      const candidates = tileCandidates(v, gpu.adapter);
+      assert.ok(candidates.some((t) => JSON.stringify(t) === JSON.stringify(tile)), slots);
+    }
+  } finally {
+    Deno.env.delete("ARBNET_TUNE_CACHE");
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -155,7 +155,7 @@ export class ArbLinear extends Module {
   readonly #procedural: { family: ProceduralFamily; buffers: ProceduralSlotBuffers } | null;
   readonly #biasData: GPUBuffer;
   readonly #tile?: Tile | "auto";
-  readonly #inverse: { offsets: GPUBuffer; positions: GPUBuffer } | null;
+  readonly #inverse: { offsets: GPUBuffer; ranks: GPUBuffer; entries: number } | null;
 
   /** Builds the layer: evaluates the hash, initialises and uploads the table. */
   constructor(gpu: Gpu, options: ArbLinearOptions) {
@@ -213,10 +213,8 @@ export class ArbLinear extends Module {
       const inv = inverseIndex(this.#indices!, this.#signs ?? null, config.tableSize);
       this.#inverse = {
         offsets: gpu.upload(inv.offsets, `${name}.inverse_offsets`),
-        positions: gpu.upload(
-          inv.positions.length ? inv.positions : new Uint32Array(1),
-          `${name}.inverse_positions`,
-        ),
+        ranks: gpu.upload(inv.ranks, `${name}.inverse_ranks`),
+        entries: inv.positions.length,
       };
     } else {
       this.#inverse = null;
@@ -376,27 +374,29 @@ export class ArbLinear extends Module {
       })).launch
       : null;
     // Table gradient: the dense product Xᵀ·dY written straight into the
-    // gradient (dense hash), scattered into it by atomic adds, or (deterministic)
-    // written out and summed per slot through the inverse index.
+    // gradient (dense hash), scattered into it by atomic adds, or
+    // (deterministic) written signed into inverse-index order, one entry per
+    // position plus a sink for the zero slot, then summed per slot.
     const inverse = this.#inverse;
-    const product = inverse ? gpu.buffer(c.inFeatures * c.outFeatures * 4, "arblinear.xtdy") : null;
+    const entries = inverse ? gpu.buffer((inverse.entries + 1) * 4, "arblinear.xtdy") : null;
     const tableGrad = await launch(
       await v(
         {
           a: "cols",
           weights: "dense",
           b: "rows",
-          store: this.isDense || inverse ? "plain" : "scatter",
+          store: this.isDense ? "plain" : inverse ? "permuted" : "scatter",
         },
         { M: c.inFeatures, N: c.outFeatures, K: rows, zeroSlot: c.tableSize },
       ),
-      { a: x.buffer, b: dPre, ...slots, c: product ?? this.table.grad },
+      inverse
+        ? { a: x.buffer, b: dPre, slots: inverse.ranks, c: entries! }
+        : { a: x.buffer, b: dPre, ...slots, c: this.table.grad },
     );
     const segmentSum = inverse
       ? (await elementwiseLaunch(gpu, "segment_sum", c.tableSize, {
-        g: product!,
+        g: entries!,
         offsets: inverse.offsets,
-        positions: inverse.positions,
         grad: this.table.grad,
       })).launch
       : null;

@@ -8,12 +8,18 @@
 
 import { ArbnetError } from "../errors.ts";
 
-/** Slot → positions, in CSR form. */
+/** Slot → positions, in CSR form, and each position's entry in it. */
 export interface InverseIndex {
   /** `tableSize + 1` offsets into `positions`; slot k owns `[offsets[k], offsets[k+1])`. */
   offsets: Uint32Array;
   /** Position words (position | sign << 31), ascending position within a slot. */
   positions: Uint32Array;
+  /**
+   * Rank word of every position: its entry e in `positions` | sign << 31, or
+   * `positions.length` (the sink) for zero-slot positions. The GPU writes
+   * ξ(p)·G[p] to entry e, so each slot's sum reads contiguous memory.
+   */
+  ranks: Uint32Array;
 }
 
 /**
@@ -36,12 +42,17 @@ export function inverseIndex(
     if (indices[p] < tableSize) offsets[indices[p] + 1]++;
   }
   for (let k = 0; k < tableSize; k++) offsets[k + 1] += offsets[k];
-  const positions = new Uint32Array(offsets[tableSize]);
+  const sink = offsets[tableSize];
+  const positions = new Uint32Array(sink);
+  const ranks = new Uint32Array(indices.length).fill(sink);
   const fill = offsets.slice(0, tableSize);
   for (let p = 0; p < indices.length; p++) {
     const k = indices[p];
     if (k >= tableSize) continue;
-    positions[fill[k]++] = signs && signs[p] < 0 ? (p | 0x80000000) >>> 0 : p;
+    const sign = signs && signs[p] < 0 ? 0x80000000 : 0;
+    const e = fill[k]++;
+    positions[e] = (p | sign) >>> 0;
+    ranks[p] = (e | sign) >>> 0;
   }
-  return { offsets, positions };
+  return { offsets, positions, ranks };
 }
