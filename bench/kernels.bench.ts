@@ -1,11 +1,12 @@
 /**
  * `deno bench` of the kernels of a 784×1000 hashed layer (table 1/8) at
- * batch 50 and 128 (forward gather-matmul, input gradient, atomic table
- * gradient), the dense matmul of the same shape (this adapter's roofline
- * for us), and one full training step of 784-1000-10, each launched
- * REPEAT times per wait for the GPU; and the GPU round trip alone. After the
- * table deno prints, a summary gives each one's time, GFLOP/s and fraction
- * of the dense roofline.
+ * batch 50 and 128: forward gather-matmul, input gradient, atomic and
+ * deterministic table gradients, and the dense matmul of the same shape
+ * (this adapter's roofline for us), each with the tile the library picks
+ * (autotuned once per adapter and shape, cached); one full training step of
+ * 784-1000-10; and the GPU round trip alone. Each is launched REPEAT times
+ * per wait for the GPU. After the table deno prints, a summary gives each
+ * one's time, GFLOP/s and fraction of the dense roofline.
  *
  *   deno task bench            (or: deno bench -A bench/kernels.bench.ts)
  * @module
@@ -13,9 +14,17 @@
 
 import { requestDevice } from "../lib/gpu/device.ts";
 import type { Launch } from "../lib/gpu/device.ts";
-import { matmulFlops, matmulLaunch, type MatmulShape } from "../shaders/matmul.ts";
+import {
+  matmulFlops,
+  matmulLaunch,
+  type MatmulShape,
+  type MatmulVariant,
+} from "../shaders/matmul.ts";
+import { chooseTile } from "../shaders/matmul_tune.ts";
 import { hashes } from "../lib/hash/mod.ts";
 import { packSlotWords } from "../lib/nn/mod.ts";
+import { inverseIndex } from "../lib/nn/inverse_index.ts";
+import { elementwiseLaunch } from "../shaders/elementwise.ts";
 import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, Trainer } from "../lib/train/mod.ts";
 import { median } from "../lib/experiment/stats.ts";
@@ -26,6 +35,10 @@ const N_IN = 784, N_OUT = 1000, K = Math.round(N_IN * N_OUT / 8);
 const hash = hashes.uniform();
 const spec = { rows: N_IN, cols: N_OUT, tableSize: K, seed: 1 };
 const slots = gpu.upload(packSlotWords(hash.indices(spec), hash.signs(spec)), "slots");
+const inverse = inverseIndex(hash.indices(spec), hash.signs(spec), K);
+const ranks = gpu.upload(inverse.ranks, "ranks");
+const offsets = gpu.upload(inverse.offsets, "offsets");
+const entries = gpu.buffer((inverse.positions.length + 1) * 4, "entries");
 
 function random(n: number, seed: number): Float32Array {
   const rng = new Rng(seed);
@@ -81,6 +94,11 @@ function kernel(launch: Launch) {
   return () => gpu.dispatch(launch);
 }
 
+/** A variant with the tile the library would use here (autotuned once, cached). */
+async function tuned(v: MatmulVariant, shape: MatmulShape): Promise<MatmulVariant> {
+  return { ...v, tile: await chooseTile(gpu, v, shape) };
+}
+
 bench("GPU round trip (nothing recorded)", 0, 0, () => {}, 1);
 
 for (const batch of [50, 128]) {
@@ -96,11 +114,16 @@ for (const batch of [50, 128]) {
     batch,
     matmulFlops(fwd),
     kernel(
-      await matmulLaunch(gpu, { a: "rows", weights: "dense", b: "rows", store: "plain" }, fwd, {
-        a: x,
-        b: dense,
-        c: y,
-      }),
+      await matmulLaunch(
+        gpu,
+        await tuned({ a: "rows", weights: "dense", b: "rows", store: "plain" }, fwd),
+        fwd,
+        {
+          a: x,
+          b: dense,
+          c: y,
+        },
+      ),
     ),
   );
   bench(
@@ -108,13 +131,18 @@ for (const batch of [50, 128]) {
     batch,
     matmulFlops(fwd),
     kernel(
-      await matmulLaunch(gpu, { a: "rows", weights: "hashed", b: "rows", store: "bias" }, fwd, {
-        a: x,
-        b: table,
-        slots,
-        c: y,
-        bias,
-      }),
+      await matmulLaunch(
+        gpu,
+        await tuned({ a: "rows", weights: "hashed", b: "rows", store: "bias" }, fwd),
+        fwd,
+        {
+          a: x,
+          b: table,
+          slots,
+          c: y,
+          bias,
+        },
+      ),
     ),
   );
   bench(
@@ -122,17 +150,22 @@ for (const batch of [50, 128]) {
     batch,
     matmulFlops(back),
     kernel(
-      await matmulLaunch(gpu, { a: "rows", weights: "hashed", b: "cols", store: "plain" }, back, {
-        a: dy,
-        b: table,
-        slots,
-        c: dx,
-      }),
+      await matmulLaunch(
+        gpu,
+        await tuned({ a: "rows", weights: "hashed", b: "cols", store: "plain" }, back),
+        back,
+        {
+          a: dy,
+          b: table,
+          slots,
+          c: dx,
+        },
+      ),
     ),
   );
   const scatter = await matmulLaunch(
     gpu,
-    { a: "cols", weights: "dense", b: "rows", store: "scatter" },
+    await tuned({ a: "cols", weights: "dense", b: "rows", store: "scatter" }, tgrad),
     tgrad,
     { a: x, b: dy, slots, c: grad },
   );
@@ -140,8 +173,31 @@ for (const batch of [50, 128]) {
     gpu.clear(grad);
     gpu.dispatch(scatter);
   });
+  // The deterministic path (the default on CPU adapters): the product written
+  // signed in inverse-index order, then summed per slot.
+  const permuted = await matmulLaunch(
+    gpu,
+    await tuned({ a: "cols", weights: "dense", b: "rows", store: "permuted" }, tgrad),
+    tgrad,
+    { a: x, b: dy, slots: ranks, c: entries },
+  );
+  const segmentSum = await elementwiseLaunch(gpu, "segment_sum", K, {
+    g: entries,
+    offsets,
+    grad,
+  });
+  bench("hashed table gradient (deterministic)", batch, matmulFlops(tgrad), () => {
+    gpu.dispatch(permuted);
+    gpu.dispatch(segmentSum.launch);
+  });
 
-  const { net } = buildMlp(gpu, { layers: [784, 1000, 10], hash, tableFraction: 1 / 8, seed: 1 });
+  const { net } = buildMlp(gpu, {
+    layers: [784, 1000, 10],
+    hash,
+    tableFraction: 1 / 8,
+    seed: 1,
+    tile: "auto",
+  });
   const trainer = new Trainer(net, new SGD(net.parameters(), { lr: 0.01, momentum: 0.9 }), {
     features: 784,
     classes: 10,

@@ -22,6 +22,7 @@ import type { Dataset } from "../lib/data/mod.ts";
 import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
 import { buildMlp, fit, Trainer } from "../lib/train/mod.ts";
 import { ArbnetError, DeviceLostError, NonFiniteError } from "../lib/errors.ts";
+import { tuneCachePath } from "../shaders/matmul_tune.ts";
 import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "../lib/io/checkpoint.ts";
 import { HASH_OPTION_FLAGS, hashOptionsFromFlags, openLog, ProgressBar } from "./common.ts";
 
@@ -201,7 +202,8 @@ await runMain(async () => {
   if (f.tile === "auto") {
     console.error(
       "matmul tiles: autotuned at the first step for shapes this adapter has not seen " +
-        "(cached in ~/.cache/arbnet/tiles.json; --tile default skips it)",
+        `(about a minute on a CPU adapter; cached in ${tuneCachePath() ?? "memory"}; ` +
+        "--tile default skips it)",
     );
   }
 
