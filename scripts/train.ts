@@ -202,7 +202,9 @@ await runMain(async () => {
   if (f.tile === "auto") {
     console.error(
       "matmul tiles: autotuned at the first step for shapes this adapter has not seen " +
-        `(about a minute on a CPU adapter; cached in ${tuneCachePath() ?? "memory"}; ` +
+        `(about 1.5 min on a CPU adapter with cold caches; cached in ${
+          tuneCachePath() ?? "memory"
+        }; ` +
         "--tile default skips it)",
     );
   }
