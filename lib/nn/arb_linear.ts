@@ -72,7 +72,7 @@ export interface ArbLinearOptions {
    * Two runs then give bit-identical tables. Costs `4·in·out` bytes for the
    * product and the inverse index; not available with `procedural`.
    * `"auto"` (the default) picks it on CPU adapters (lavapipe, llvmpipe,
-   * SwiftShader: `isFallbackAdapter`), where it measured 0.76–0.80× the
+   * SwiftShader: `isFallbackAdapter`), where it measured 0.4–0.8× the
    * atomic step time, and atomics elsewhere; procedural layers stay atomic.
    */
   deterministic?: boolean | "auto";
