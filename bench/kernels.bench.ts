@@ -1,7 +1,8 @@
 /**
  * `deno bench` of the kernels of a 784×1000 hashed layer (table 1/8) at
- * batch 50 and 128: forward gather-matmul, input gradient, atomic and
- * deterministic table gradients, and the dense matmul of the same shape
+ * batch 50 and 128: forward gather-matmul, the forward as ArbLinear runs it
+ * on CPU adapters (weights materialised, then a dense product), input
+ * gradient, atomic and deterministic table gradients, and the dense matmul of the same shape
  * (this adapter's roofline for us), each with the tile the library picks
  * (autotuned once per adapter and shape, cached); one full training step of
  * 784-1000-10; and the GPU round trip alone. Each is launched REPEAT times
@@ -39,6 +40,7 @@ const inverse = inverseIndex(hash.indices(spec), hash.signs(spec), K);
 const ranks = gpu.upload(inverse.ranks, "ranks");
 const offsets = gpu.upload(inverse.offsets, "offsets");
 const entries = gpu.buffer((inverse.positions.length + 1) * 4, "entries");
+const virtualWeights = gpu.buffer(N_IN * N_OUT * 4, "virtual weights");
 
 function random(n: number, seed: number): Float32Array {
   const rng = new Rng(seed);
@@ -48,6 +50,11 @@ function random(n: number, seed: number): Float32Array {
 const table = gpu.upload(random(K + 1, 2).fill(0, K), "table");
 const dense = gpu.upload(random(N_IN * N_OUT, 3), "dense");
 const bias = gpu.upload(random(N_OUT, 4), "bias");
+const gatherWeights = await elementwiseLaunch(gpu, "gather_weights", N_IN * N_OUT, {
+  slots,
+  table,
+  weights: virtualWeights,
+});
 const grad = gpu.buffer((K + 1) * 4, "table.grad");
 
 interface Row {
@@ -145,6 +152,18 @@ for (const batch of [50, 128]) {
       ),
     ),
   );
+  // What ArbLinear runs on CPU adapters at these batches (materialize "auto"):
+  // the virtual weights written out, then the dense product.
+  const materialised = await matmulLaunch(
+    gpu,
+    await tuned({ a: "rows", weights: "dense", b: "rows", store: "bias" }, fwd),
+    fwd,
+    { a: x, b: virtualWeights, c: y, bias },
+  );
+  bench("hashed forward, materialised (gather + dense)", batch, matmulFlops(fwd), () => {
+    gpu.dispatch(gatherWeights.launch);
+    gpu.dispatch(materialised);
+  });
   bench(
     "hashed input gradient",
     batch,

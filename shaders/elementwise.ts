@@ -18,6 +18,8 @@ export interface ElementwiseOp {
   readonly buffers: readonly string[];
   /** Uniform fields after `n`, in order, with their WGSL type. */
   readonly params: readonly (readonly [string, "f32" | "u32"])[];
+  /** Pieces of other `.wgsl` files the op calls, as `[file, piece]`, prepended to it. */
+  readonly uses?: readonly (readonly [string, string])[];
   /**
    * Written over the element type `T` (see elementwise_ops.wgsl): runs on
    * vec4s when the count is a multiple of 4.
@@ -48,6 +50,11 @@ export const ELEMENTWISE_OPS = {
     ],
   },
   segment_sum: { buffers: ["g", "offsets", "grad"], params: [] },
+  gather_weights: {
+    buffers: ["slots", "table", "weights"],
+    params: [],
+    uses: [["matmul_pieces.wgsl", "slot_codec"]],
+  },
 } as const satisfies Record<string, ElementwiseOp>;
 
 /** Name of an element-wise op. */
@@ -118,6 +125,7 @@ export async function elementwiseLaunch(
   const width = elementwiseWidth(name, n);
   const count = n / width;
   const source = [
+    ...(op.uses ?? []).map(([file, part]) => piece(file, part)),
     ...(op.vectorizable
       ? [piece("elementwise_ops.wgsl", width === 4 ? "elem_vec4" : "elem_scalar")]
       : []),

@@ -115,3 +115,20 @@ fn apply(k: u32) {
   }
   grad[k] = sum;
 }
+
+// @piece gather_weights
+// The virtual weights written out, V[p] = ξ(p)·table[h(p)]: what a hashed
+// matmul otherwise gathers inside every tile, once per row block. Written
+// once per step (the table only changes at the optimizer step), the forward
+// and input-gradient products then run dense (ArbLinear `materialize`).
+struct Params {
+  n: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> slots: array<u32>;
+@group(0) @binding(2) var<storage, read> table: array<f32>;
+@group(0) @binding(3) var<storage, read_write> weights: array<f32>;
+fn apply(p: u32) {
+  let word = slots[p];
+  weights[p] = apply_sign(table[word & SLOT_MASK], word);
+}

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { signedEntry } from "./matmul_ref.ts";
+
 const f = Math.fround;
 
 /** ReLU forward. */
@@ -104,4 +106,9 @@ export function segmentSumRef(entries: Float32Array, offsets: Uint32Array): Floa
     out[k] = sum;
   }
   return out;
+}
+
+/** `gather_weights`: the virtual weights ξ(p)·table[h(p)] from slot words. */
+export function gatherWeightsRef(slots: Uint32Array, table: Float32Array): Float32Array {
+  return Float32Array.from(slots, (word) => signedEntry(table, word));
 }

@@ -47,17 +47,19 @@ for (
   });
 }
 
-gpuTest("deterministic mode is refused for procedural layers", (gpu) => {
-  assert.throws(
-    () =>
-      buildMlp(gpu, {
-        layers: [30, 5],
-        hash: hashes.uniform(),
-        procedural: true,
-        deterministic: true,
-      }),
-    /deterministic/,
-  );
+gpuTest("deterministic mode and materialised weights are refused for procedural layers", (gpu) => {
+  for (const option of ["deterministic", "materialize"] as const) {
+    assert.throws(
+      () =>
+        buildMlp(gpu, {
+          layers: [30, 5],
+          hash: hashes.uniform(),
+          procedural: true,
+          [option]: true,
+        }),
+      new RegExp(option),
+    );
+  }
   return Promise.resolve();
 });
 
@@ -71,5 +73,36 @@ gpuTest(
     const forced = buildMlp(gpu, { layers: [30, 5], hash: hashes.uniform(), deterministic: false });
     assert.equal(forced.layers[0].deterministic, false);
     return Promise.resolve();
+  },
+);
+
+// Materialising the virtual weights changes how the products read them, not
+// what they compute: a batch of 40 (over MATERIALIZE_MIN_ROWS) both ways.
+gpuTest(
+  "materialised and gathered weights train alike",
+  async (gpu) => {
+    const x = randomF32(40 * 30, 21, 0, 1);
+    const y = Uint32Array.from({ length: 40 }, (_, i) => i % 5);
+    const tables = async (materialize: boolean) => {
+      const { net, layers } = buildMlp(gpu, {
+        layers: [30, 40, 5],
+        hash: hashes.uniform(),
+        tableFraction: 0.3,
+        sparsity: 0.2,
+        seed: 4,
+        deterministic: true,
+        materialize,
+      });
+      const trainer = new Trainer(net, new SGD(net.parameters(), { lr: 0.05, momentum: 0.9 }), {
+        features: 30,
+        classes: 5,
+      });
+      for (let i = 0; i < 5; i++) await trainer.step(x, y);
+      return Promise.all(layers.map((l) => l.table.read()));
+    };
+    const on = await tables(true), off = await tables(false);
+    for (let i = 0; i < on.length; i++) {
+      assertClose(on[i], off[i], { rtol: 1e-4, atol: 1e-5, what: `layer ${i}` });
+    }
   },
 );

@@ -1,7 +1,8 @@
-import { assertClose, gpuTest, randomF32 } from "./_util.ts";
+import { assertClose, gpuTest, randomF32, randomSlotWords } from "./_util.ts";
 import { elementwiseGrid, elementwiseLaunch, elementwiseWidth } from "../shaders/elementwise.ts";
 import {
   adamRef,
+  gatherWeightsRef,
   permuteRef,
   reluBackwardRef,
   reluForwardRef,
@@ -140,3 +141,22 @@ Deno.test("inverse index: ranks name each position's entry, zero-slot positions 
     [3, 0 | 0x80000000, 5, 4 | 0x80000000, 1, 2].map((w) => w >>> 0),
   );
 });
+
+gpuTest(
+  "gather_weights writes ξ(p)·table[h(p)] for every position, zero slot included",
+  async (gpu) => {
+    for (const [positions, slots] of [[1, 1], [37 * 113, 50], [1001, 7]]) {
+      const words = randomSlotWords(positions, slots, positions);
+      const table = randomF32(slots + 1, slots).fill(0, slots);
+      const bufs = {
+        slots: gpu.upload(words, "slots"),
+        table: gpu.upload(table, "table"),
+        weights: gpu.buffer(positions * 4, "weights"),
+      };
+      const { launch } = await elementwiseLaunch(gpu, "gather_weights", positions, bufs);
+      gpu.dispatch(launch);
+      assert.deepEqual(await gpu.readF32(bufs.weights, positions), gatherWeightsRef(words, table));
+      for (const b of Object.values(bufs)) gpu.release(b);
+    }
+  },
+);

@@ -58,7 +58,13 @@ function cpuLoss(layers: CpuLayer[], x: Float32Array, y: Uint32Array): number {
   return loss / rows;
 }
 
-async function check(gpu: Gpu, hash: Hash, sparsity: number, seed: number) {
+async function check(
+  gpu: Gpu,
+  hash: Hash,
+  sparsity: number,
+  seed: number,
+  materialize: boolean | "auto" = "auto",
+) {
   const [nIn, nHid, nOut, rows] = [7, 5, 3, 4];
   const layer = (inFeatures: number, outFeatures: number, layerSeed: number) =>
     new ArbLinear(gpu, {
@@ -68,6 +74,7 @@ async function check(gpu: Gpu, hash: Hash, sparsity: number, seed: number) {
       tableFraction: hash.family === "dense" ? undefined : 0.6,
       sparsity,
       seed: layerSeed,
+      materialize,
     });
   const l0 = layer(nIn, nHid, seed);
   const l1 = layer(nHid, nOut, seed + 1);
@@ -139,6 +146,10 @@ async function check(gpu: Gpu, hash: Hash, sparsity: number, seed: number) {
 
 gpuTest("2-layer ArbNet gradients match finite differences (uniform hash, signs)", async (gpu) => {
   await check(gpu, hashes.uniform(), 0, 3);
+});
+
+gpuTest("2-layer ArbNet gradients match finite differences (materialised weights)", async (gpu) => {
+  await check(gpu, hashes.uniform(), 0.2, 13, true);
 });
 
 gpuTest("2-layer ArbNet gradients match finite differences (sparse Dirichlet)", async (gpu) => {

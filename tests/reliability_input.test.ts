@@ -196,6 +196,12 @@ gpuTest("reliability: ArbLinear refuses meaningless sizes and options", (gpu) =>
     "invalid deterministic: true",
   );
   throwsArbnet("deterministic 1", make({ deterministic: 1 }), "invalid deterministic: 1");
+  throwsArbnet(
+    "procedural + materialize",
+    make({ procedural: true, materialize: true }),
+    "invalid materialize: true",
+  );
+  throwsArbnet("materialize 1", make({ materialize: 1 }), "invalid materialize: 1");
   return Promise.resolve();
 });
 

@@ -23,6 +23,7 @@ export {
   type ArbLinearOptions,
   Linear,
   type LinearOptions,
+  MATERIALIZE_MIN_ROWS,
   packSlotWords,
 } from "./arb_linear.ts";
 export { ReLU, Sequential } from "./layers.ts";

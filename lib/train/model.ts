@@ -39,6 +39,8 @@ export interface MlpOptions {
   coprimeTables?: boolean;
   /** Deterministic table gradients (see `ArbLinearOptions.deterministic`). Default `"auto"`. */
   deterministic?: boolean | "auto";
+  /** Write the virtual weights out once per step (see `ArbLinearOptions.materialize`). Default `"auto"`. */
+  materialize?: boolean | "auto";
   /**
    * Recompute every layer's slots in the shaders from its seed (see
    * `ArbLinearOptions.procedural`): uniform, neighborhood and dirichlet only.
@@ -80,6 +82,7 @@ export function buildMlp(gpu: Gpu, o: MlpOptions): Mlp {
       tile: o.tile,
       procedural: o.procedural,
       deterministic: o.deterministic,
+      materialize: o.materialize,
       name: `layer${i}`,
     });
     layers.push(layer);
