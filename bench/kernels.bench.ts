@@ -16,6 +16,7 @@
 import { requestDevice } from "../lib/gpu/device.ts";
 import type { Launch } from "../lib/gpu/device.ts";
 import {
+  type MatmulBuffers,
   matmulFlops,
   matmulLaunch,
   type MatmulShape,
@@ -101,9 +102,13 @@ function kernel(launch: Launch) {
   return () => gpu.dispatch(launch);
 }
 
-/** A variant with the tile the library would use here (autotuned once, cached). */
-async function tuned(v: MatmulVariant, shape: MatmulShape): Promise<MatmulVariant> {
-  return { ...v, tile: await chooseTile(gpu, v, shape) };
+/** Binds a variant with the tile the library would use here (autotuned once, cached). */
+async function tunedLaunch(
+  v: MatmulVariant,
+  shape: MatmulShape,
+  buffers: MatmulBuffers,
+): Promise<Launch> {
+  return await matmulLaunch(gpu, { ...v, tile: await chooseTile(gpu, v, shape) }, shape, buffers);
 }
 
 bench("GPU round trip (nothing recorded)", 0, 0, () => {}, 1);
@@ -121,16 +126,11 @@ for (const batch of [50, 128]) {
     batch,
     matmulFlops(fwd),
     kernel(
-      await matmulLaunch(
-        gpu,
-        await tuned({ a: "rows", weights: "dense", b: "rows", store: "plain" }, fwd),
-        fwd,
-        {
-          a: x,
-          b: dense,
-          c: y,
-        },
-      ),
+      await tunedLaunch({ a: "rows", weights: "dense", b: "rows", store: "plain" }, fwd, {
+        a: x,
+        b: dense,
+        c: y,
+      }),
     ),
   );
   bench(
@@ -138,25 +138,19 @@ for (const batch of [50, 128]) {
     batch,
     matmulFlops(fwd),
     kernel(
-      await matmulLaunch(
-        gpu,
-        await tuned({ a: "rows", weights: "hashed", b: "rows", store: "bias" }, fwd),
-        fwd,
-        {
-          a: x,
-          b: table,
-          slots,
-          c: y,
-          bias,
-        },
-      ),
+      await tunedLaunch({ a: "rows", weights: "hashed", b: "rows", store: "bias" }, fwd, {
+        a: x,
+        b: table,
+        slots,
+        c: y,
+        bias,
+      }),
     ),
   );
   // What ArbLinear runs on CPU adapters at these batches (materialize "auto"):
   // the virtual weights written out, then the dense product.
-  const materialised = await matmulLaunch(
-    gpu,
-    await tuned({ a: "rows", weights: "dense", b: "rows", store: "bias" }, fwd),
+  const materialised = await tunedLaunch(
+    { a: "rows", weights: "dense", b: "rows", store: "bias" },
     fwd,
     { a: x, b: virtualWeights, c: y, bias },
   );
@@ -169,22 +163,16 @@ for (const batch of [50, 128]) {
     batch,
     matmulFlops(back),
     kernel(
-      await matmulLaunch(
-        gpu,
-        await tuned({ a: "rows", weights: "hashed", b: "cols", store: "plain" }, back),
-        back,
-        {
-          a: dy,
-          b: table,
-          slots,
-          c: dx,
-        },
-      ),
+      await tunedLaunch({ a: "rows", weights: "hashed", b: "cols", store: "plain" }, back, {
+        a: dy,
+        b: table,
+        slots,
+        c: dx,
+      }),
     ),
   );
-  const scatter = await matmulLaunch(
-    gpu,
-    await tuned({ a: "cols", weights: "dense", b: "rows", store: "scatter" }, tgrad),
+  const scatter = await tunedLaunch(
+    { a: "cols", weights: "dense", b: "rows", store: "scatter" },
     tgrad,
     { a: x, b: dy, slots, c: grad },
   );
@@ -194,9 +182,8 @@ for (const batch of [50, 128]) {
   });
   // The deterministic path (the default on CPU adapters): the product written
   // signed in inverse-index order, then summed per slot.
-  const permuted = await matmulLaunch(
-    gpu,
-    await tuned({ a: "cols", weights: "dense", b: "rows", store: "permuted" }, tgrad),
+  const permuted = await tunedLaunch(
+    { a: "cols", weights: "dense", b: "rows", store: "permuted" },
     tgrad,
     { a: x, b: dy, slots: ranks, c: entries },
   );

@@ -145,7 +145,8 @@ export function usesSlotWords(v: MatmulVariant): boolean {
   return v.weights === "hashed" || v.store === "scatter" || v.store === "permuted";
 }
 
-function proceduralSlots(v: MatmulVariant): ProceduralSlots | null {
+/** The hash family that computes a variant's slot words in the shader, or null when they come from a buffer. */
+export function proceduralSlots(v: MatmulVariant): ProceduralSlots | null {
   return v.slots === undefined || v.slots === "buffer" ? null : v.slots;
 }
 

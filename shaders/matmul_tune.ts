@@ -17,6 +17,7 @@ import {
   type MatmulShape,
   matmulSource,
   type MatmulVariant,
+  proceduralSlots,
   type Tile,
   usesSlotWords,
 } from "./matmul.ts";
@@ -87,7 +88,7 @@ export function tileCandidates(
     : cpu
     ? CPU_TILE_CANDIDATES
     : GPU_TILE_CANDIDATES;
-  const procedural = v.slots !== undefined && v.slots !== "buffer";
+  const procedural = proceduralSlots(v) !== null;
   // The CPU list has no tile this small: procedural layers take the small
   // register tiles of the full list there.
   if (procedural) {
@@ -213,7 +214,7 @@ export async function tuneMatmul(
   // over all of C.
   const permuted = v.store === "permuted";
   const targets = permuted ? cLen : zeroSlot;
-  const procedural = v.slots !== undefined && v.slots !== "buffer" ? v.slots : null;
+  const procedural = proceduralSlots(v);
   const scratch = [
     gpu.uniform([s.M, s.N, s.K, zeroSlot], "tune dims"),
     gpu.buffer(aLen * 4, "tune a"),
