@@ -10,7 +10,12 @@
  * round trip costs about 11 ms under Deno 2.9 on lavapipe whatever the work,
  * so the first way adds that to both sides' every step.
  *
- *   deno run -A bench/compare.ts [--steps 20] [--warmup 3] [--batches 50,128] [--no-peer]
+ * A shared VM's speed drifts by up to 1.4× within a minute, so `--rounds N`
+ * measures every configuration N times, ours and the peer's back to back in
+ * each round, and prints the median time per side and the median, lowest
+ * and highest of the per-round ratios.
+ *
+ *   deno run -A bench/compare.ts [--rounds 3] [--steps 20] [--warmup 3] [--batches 50,128] [--no-peer]
  *
  * tfjs runs in a subprocess (bench/peers/), so the two never share a device.
  * @module
@@ -23,9 +28,10 @@ import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, Trainer } from "../lib/train/mod.ts";
 import { median } from "../lib/experiment/stats.ts";
 import { Rng } from "../lib/util/random.ts";
-import { type PeerResult, runTfjsPeer } from "./peers/mod.ts";
+import { runTfjsPeer } from "./peers/mod.ts";
 
 const FLAGS = {
+  rounds: { type: "int", min: 1, default: 1, help: "measurements of every configuration" },
   steps: { type: "int", min: 1, default: 20, help: "timed steps per configuration" },
   warmup: { type: "int", min: 1, default: 3, help: "untimed steps first (compiles shaders)" },
   batches: { type: "string", default: "50,128", help: "batch sizes" },
@@ -97,7 +103,23 @@ await runMain(async () => {
   const tile = f.tile === "auto" ? "auto" : undefined;
   const gflop = (b: number) =>
     6 * b * LAYERS.slice(1).reduce((s, n, i) => s + LAYERS[i] * n, 0) / 1e9;
-  const ratio = (a: number, b?: number) => (b ? (a / b).toFixed(3) : "-");
+  // Per-round ratios: a round times ours and then the peer, so both see the
+  // VM in about the same state; the median over rounds resists a slow spell.
+  const ratios = (ours: number[], theirs: number[] | null) => {
+    if (!theirs) return "-";
+    const r = ours.map((t, i) => t / theirs[i]);
+    const range = r.length > 1
+      ? ` (${Math.min(...r).toFixed(3)}-${Math.max(...r).toFixed(3)})`
+      : "";
+    return median(r).toFixed(3) + range;
+  };
+  const ms = (t: number[] | null) => (t ? median(t).toFixed(1) : "-");
+  if (f.rounds > 1) {
+    console.log(
+      `Times: median of ${f.rounds} rounds. Ratios: median of the per-round ratios ` +
+        "(lowest-highest).\n",
+    );
+  }
   console.log(
     "| network 784-1000-1000-10 | batch | arbnet ms/step | tfjs-webgpu ms/step | arbnet / tfjs " +
       "| arbnet ms/step, pipelined | tfjs ms/step, pipelined | arbnet / tfjs, pipelined " +
@@ -106,31 +128,38 @@ await runMain(async () => {
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const batch of batches) {
     for (const mode of ["hashed", "dense"] as const) {
-      const t = await ours(mode, batch, f.steps, f.warmup, "auto", tile);
-      let peer: PeerResult | null = null;
-      if (!f["no-peer"]) {
-        peer = await runTfjsPeer({ mode, batch, steps: f.steps, warmup: f.warmup });
+      const waited: number[] = [], piped: number[] = [];
+      const peerWaited: number[] = [], peerPiped: number[] = [];
+      for (let r = 0; r < f.rounds; r++) {
+        const t = await ours(mode, batch, f.steps, f.warmup, "auto", tile);
+        waited.push(t.waited);
+        piped.push(t.pipelined);
+        if (!f["no-peer"]) {
+          const peer = await runTfjsPeer({ mode, batch, steps: f.steps, warmup: f.warmup });
+          peerWaited.push(peer.msPerStep.median);
+          peerPiped.push(peer.msPerStepPipelined);
+        }
       }
-      const theirs = peer?.msPerStep.median;
-      const theirsPiped = peer?.msPerStepPipelined;
+      const theirs = f["no-peer"] ? null : peerWaited;
+      const theirsPiped = f["no-peer"] ? null : peerPiped;
       console.log(
-        `| ${mode} | ${batch} | ${t.waited.toFixed(1)} | ${theirs?.toFixed(1) ?? "-"} | ${
-          ratio(t.waited, theirs)
-        } | ${t.pipelined.toFixed(1)} | ${theirsPiped?.toFixed(1) ?? "-"} | ${
-          ratio(t.pipelined, theirsPiped)
-        } | ${(gflop(batch) / (t.pipelined / 1000)).toFixed(2)} |`,
+        `| ${mode} | ${batch} | ${ms(waited)} | ${ms(theirs)} | ${ratios(waited, theirs)} | ` +
+          `${ms(piped)} | ${ms(theirsPiped)} | ${ratios(piped, theirsPiped)} | ` +
+          `${(gflop(batch) / (median(piped) / 1000)).toFixed(2)} |`,
       );
     }
     if (f.deterministic) {
-      const atomic = await ours("hashed", batch, f.steps, f.warmup, false, tile);
-      const det = await ours("hashed", batch, f.steps, f.warmup, true, tile);
+      const det: StepTimes[] = [], atomic: StepTimes[] = [];
+      for (let r = 0; r < f.rounds; r++) {
+        atomic.push(await ours("hashed", batch, f.steps, f.warmup, false, tile));
+        det.push(await ours("hashed", batch, f.steps, f.warmup, true, tile));
+      }
+      const w = (t: StepTimes[]) => t.map((x) => x.waited);
+      const p = (t: StepTimes[]) => t.map((x) => x.pipelined);
       console.log(
-        `| hashed, deterministic vs atomic table gradient | ${batch} | ${
-          det.waited.toFixed(1)
-        } | ` +
-          `(atomic ${atomic.waited.toFixed(1)}) | ${ratio(det.waited, atomic.waited)} | ` +
-          `${det.pipelined.toFixed(1)} | (atomic ${atomic.pipelined.toFixed(1)}) | ` +
-          `${ratio(det.pipelined, atomic.pipelined)} | |`,
+        `| hashed, deterministic vs atomic table gradient | ${batch} | ${ms(w(det))} | ` +
+          `(atomic ${ms(w(atomic))}) | ${ratios(w(det), w(atomic))} | ` +
+          `${ms(p(det))} | (atomic ${ms(p(atomic))}) | ${ratios(p(det), p(atomic))} | |`,
       );
     }
   }

@@ -19,6 +19,21 @@ fn splat(x: f32) -> T {
   return T(x);
 }
 
+// @piece lanes_scalar
+// For ops marked `perLane`: W is the u32 counterpart of T, and each_lane
+// maps the op's fn lane(u32) -> f32 over it (a gather cannot be written as
+// vector arithmetic: each lane loads from its own address).
+alias W = u32;
+fn each_lane(w: W) -> T {
+  return lane(w);
+}
+
+// @piece lanes_vec4
+alias W = vec4<u32>;
+fn each_lane(w: W) -> T {
+  return T(lane(w.x), lane(w.y), lane(w.z), lane(w.w));
+}
+
 // @piece relu_forward
 struct Params {
   n: u32,
@@ -125,10 +140,12 @@ struct Params {
   n: u32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> slots: array<u32>;
+@group(0) @binding(1) var<storage, read> slots: array<W>;
 @group(0) @binding(2) var<storage, read> table: array<f32>;
-@group(0) @binding(3) var<storage, read_write> weights: array<f32>;
-fn apply(p: u32) {
-  let word = slots[p];
-  weights[p] = apply_sign(table[word & SLOT_MASK], word);
+@group(0) @binding(3) var<storage, read_write> weights: array<T>;
+fn lane(word: u32) -> f32 {
+  return apply_sign(table[word & SLOT_MASK], word);
+}
+fn apply(i: u32) {
+  weights[i] = each_lane(slots[i]);
 }

@@ -92,6 +92,7 @@ Deno.test("vectorizable ops run on vec4s exactly when the count is a multiple of
   assert.equal(elementwiseWidth("relu_backward", 1028), 4);
   assert.equal(elementwiseWidth("adam", 257), 1);
   assert.equal(elementwiseWidth("segment_sum", 256), 1); // a per-slot loop, not element-wise
+  assert.equal(elementwiseWidth("gather_weights", 1028), 4);
 });
 
 Deno.test("elementwise grid spills into y beyond the per-dimension limit", () => {
@@ -145,7 +146,8 @@ Deno.test("inverse index: ranks name each position's entry, zero-slot positions 
 gpuTest(
   "gather_weights writes ξ(p)·table[h(p)] for every position, zero slot included",
   async (gpu) => {
-    for (const [positions, slots] of [[1, 1], [37 * 113, 50], [1001, 7]]) {
+    // 4 and 1028 positions run on vec4s (four lanes per invocation).
+    for (const [positions, slots] of [[1, 1], [37 * 113, 50], [1001, 7], [4, 3], [1028, 9]]) {
       const words = randomSlotWords(positions, slots, positions);
       const table = randomF32(slots + 1, slots).fill(0, slots);
       const bufs = {
