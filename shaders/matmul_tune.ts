@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Gpu } from "../lib/gpu/device.ts";
+import type { Gpu, Launch } from "../lib/gpu/device.ts";
 import {
   DEFAULT_TILE,
   matmulGrid,
@@ -237,20 +237,26 @@ export async function tuneMatmul(
   }
   const results: TuneResult[] = [];
   try {
+    const launches: Launch[] = [];
     for (const tile of candidates) {
       const variant = { ...v, tile };
       const program = await gpu.program(matmulLabel(variant), matmulSource(variant));
       const launch = gpu.bind(program, scratch, matmulGrid(s, tile));
       gpu.dispatch(launch); // first run pays for compilation in the driver
       await gpu.sync();
-      let best = Infinity;
-      for (let r = 0; r < repeats; r++) {
+      launches.push(launch);
+      results.push({ tile, ms: Infinity });
+    }
+    // Rounds over all candidates rather than each candidate's repeats in a
+    // row: a shared VM's speed drifts within seconds, and a slow spell then
+    // costs every candidate one round instead of one candidate all of them.
+    for (let r = 0; r < repeats; r++) {
+      for (const [i, launch] of launches.entries()) {
         const t0 = performance.now();
-        for (let i = 0; i < LAUNCHES_PER_WAIT; i++) gpu.dispatch(launch);
+        for (let n = 0; n < LAUNCHES_PER_WAIT; n++) gpu.dispatch(launch);
         await gpu.sync();
-        best = Math.min(best, (performance.now() - t0) / LAUNCHES_PER_WAIT);
+        results[i].ms = Math.min(results[i].ms, (performance.now() - t0) / LAUNCHES_PER_WAIT);
       }
-      results.push({ tile, ms: best });
     }
   } finally {
     for (const b of scratch) gpu.release(b);
