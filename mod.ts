@@ -31,6 +31,7 @@
 export { ArbnetError, DeviceLostError, NonFiniteError } from "./lib/errors.ts";
 export {
   type AdapterDescription,
+  type BufferWindow,
   type DeviceOptions,
   Gpu,
   type GpuStats,

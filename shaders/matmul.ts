@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Gpu, Launch } from "../lib/gpu/device.ts";
+import type { BufferWindow, Gpu, Launch, Program } from "../lib/gpu/device.ts";
 import { constants, piece, unroll } from "./pieces.ts";
 import {
   proceduralSlotBindings,
@@ -35,6 +35,13 @@ export interface Tile {
    * `interleave` does not apply: the staged form has its own layout.
    */
   shared?: number;
+  /**
+   * Read A's rows from uniform-buffer windows of `tm` rows, one dispatch per
+   * window, and B as vec4s (`matmul_window.wgsl`, for CPU adapters; `wgY`
+   * must be 1 and `tn` a multiple of 4). Only for dense row-major products
+   * whose window fits a uniform binding: see {@linkcode windowMisfit}.
+   */
+  window?: boolean;
 }
 
 /** The portable default tile, used when no autotuned choice exists. */
@@ -103,11 +110,33 @@ export interface MatmulBuffers extends Partial<ProceduralSlotBuffers> {
   bias?: GPUBuffer;
 }
 
-/** The WGSL source of a variant: constants, pieces, then the template. */
-export function matmulSource(v: MatmulVariant): string {
+/**
+ * The WGSL source of a variant: constants, pieces, then the template. Window
+ * tiles compile per inner dimension `k` (the window is a fixed-size array);
+ * `k` null gives their form that reads A from storage (the rows past the
+ * last whole window).
+ */
+export function matmulSource(v: MatmulVariant, k?: number | null): string {
   const t = v.tile ?? DEFAULT_TILE;
   const file = "matmul_pieces.wgsl";
   const shape = { TM: t.tm, TN: t.tn, WG_X: t.wgX, WG_Y: t.wgY };
+  if (t.window) {
+    if (k === undefined) throw new Error("a window tile's source needs the inner dimension k");
+    const windowed = k !== null;
+    return [
+      `// matmul variant a=${v.a} weights=${v.weights} b=${v.b} store=${v.store} window\n`,
+      constants({
+        TM: t.tm,
+        TN: t.tn,
+        WG_X: t.wgX,
+        ...(windowed ? { A_WINDOW: t.tm * k / 4 } : {}),
+      }),
+      unroll(WGSL["matmul_window.wgsl"], t.tm, t.tn / 4),
+      ...["dims", windowed ? "a_window" : "a_rows", "b_rows_vec4", ...storePieces(v)].map((u) =>
+        piece(file, u)
+      ),
+    ].join("\n");
+  }
   const parts = [
     `// matmul variant a=${v.a} weights=${v.weights} b=${v.b} store=${v.store}\n`,
     t.shared ? constants({ ...shape, BK: t.shared }) : constants({
@@ -117,12 +146,7 @@ export function matmulSource(v: MatmulVariant): string {
     }),
     unroll(WGSL[t.shared ? "matmul_shared.wgsl" : "matmul.wgsl"], t.tm, t.tn),
   ];
-  const uses = ["dims", `a_${v.a}`, `weights_${v.weights}`, `b_${v.b}`];
-  if (v.store === "plain") uses.push("store_plain");
-  if (v.store === "bias") uses.push("store_bias", "act_none");
-  if (v.store === "bias_relu") uses.push("store_bias", "act_relu");
-  if (v.store === "scatter") uses.push("store_scatter");
-  if (v.store === "permuted") uses.push("store_permuted");
+  const uses = ["dims", `a_${v.a}`, `weights_${v.weights}`, `b_${v.b}`, ...storePieces(v)];
   const hashed = usesSlotWords(v);
   if (v.weights === "hashed" && (v.store === "scatter" || v.store === "permuted")) {
     throw new Error("a hashed B cannot be scattered into a table in the same product");
@@ -140,6 +164,47 @@ export function matmulSource(v: MatmulVariant): string {
     : source;
 }
 
+function storePieces(v: MatmulVariant): string[] {
+  if (v.store === "plain") return ["store_plain"];
+  if (v.store === "bias") return ["store_bias", "act_none"];
+  if (v.store === "bias_relu") return ["store_bias", "act_relu"];
+  if (v.store === "scatter") return ["store_scatter"];
+  return ["store_permuted"];
+}
+
+/**
+ * Why a window tile cannot run a variant on a shape on this device, or null
+ * when it can: it needs a dense row-major product with a plain or bias
+ * store, N a multiple of 4, and a window of `tm` rows of A that fits a
+ * uniform binding at offsets the device accepts.
+ */
+export function windowMisfit(
+  v: MatmulVariant,
+  s: MatmulShape,
+  tile: Tile,
+  limits: Pick<
+    GPUSupportedLimits,
+    "maxUniformBufferBindingSize" | "minUniformBufferOffsetAlignment"
+  >,
+): string | null {
+  if (v.a !== "rows" || v.weights !== "dense" || v.b !== "rows") {
+    return "window tiles run dense row-major products only";
+  }
+  if (v.store !== "plain" && v.store !== "bias" && v.store !== "bias_relu") {
+    return "window tiles store plain or with a bias";
+  }
+  if (tile.wgY !== 1 || tile.tn % 4 !== 0) return "window tiles need wgY 1 and tn a multiple of 4";
+  if (s.N % 4 !== 0) return `N = ${s.N} is not a multiple of 4`;
+  const bytes = tile.tm * s.K * 4;
+  if (bytes > limits.maxUniformBufferBindingSize) {
+    return `a window of ${tile.tm} rows of K = ${s.K} is ${bytes} bytes, over the uniform binding limit`;
+  }
+  if (bytes % limits.minUniformBufferOffsetAlignment !== 0) {
+    return `a window of ${bytes} bytes is not a multiple of ${limits.minUniformBufferOffsetAlignment}`;
+  }
+  return null;
+}
+
 /** Whether a variant reads slot words (binding 3): hashed weights, or a store through them. */
 export function usesSlotWords(v: MatmulVariant): boolean {
   return v.weights === "hashed" || v.store === "scatter" || v.store === "permuted";
@@ -155,6 +220,8 @@ export function matmulGrid(
   shape: MatmulShape,
   tile: Tile = DEFAULT_TILE,
 ): [number, number, number] {
+  // A window tile's dispatches each cover one block of rows.
+  if (tile.window) return [Math.ceil(shape.N / (tile.tn * tile.wgX)), 1, 1];
   return [
     Math.ceil(shape.N / (tile.tn * tile.wgX)),
     Math.ceil(shape.M / (tile.tm * tile.wgY)),
@@ -182,6 +249,7 @@ export async function matmulLaunch(
   buffers: MatmulBuffers,
 ): Promise<Launch> {
   const tile = v.tile ?? DEFAULT_TILE;
+  if (tile.window) return await windowLaunch(gpu, v, tile, shape, buffers);
   const program = await gpu.program(matmulLabel(v), matmulSource(v));
   const dims = gpu.uniform(
     [shape.M, shape.N, shape.K, shape.zeroSlot ?? 0xffffffff],
@@ -208,6 +276,56 @@ export async function matmulLaunch(
     }
   }
   return gpu.bind(program, entries, matmulGrid(shape, tile));
+}
+
+/**
+ * A window tile's launch: one dispatch per whole block of `tm` rows, each
+ * binding its rows of A as a uniform window, then one that reads the rest
+ * of the rows from storage.
+ */
+async function windowLaunch(
+  gpu: Gpu,
+  v: MatmulVariant,
+  tile: Tile,
+  s: MatmulShape,
+  buffers: MatmulBuffers,
+): Promise<Launch> {
+  const misfit = windowMisfit(v, s, tile, gpu.limits);
+  if (misfit) throw new Error(`${matmulLabel(v)}: ${misfit}`);
+  const label = `${matmulLabel(v)} window`;
+  const usesBias = v.store === "bias" || v.store === "bias_relu";
+  if (usesBias && !buffers.bias) throw new Error(`${matmulLabel(v)} needs a bias buffer`);
+  const dims = gpu.uniform([s.M, s.N, s.K, 0xffffffff], `${label} dims`);
+  const blocks = Math.floor(s.M / tile.tm);
+  const bytes = tile.tm * s.K * 4;
+  const launches: Launch[] = [];
+  const bind = (program: Program, a: GPUBuffer | BufferWindow, row0: number) =>
+    launches.push(gpu.bind(
+      program,
+      [
+        dims,
+        a,
+        buffers.b,
+        null,
+        buffers.c,
+        usesBias ? buffers.bias! : null,
+        null,
+        null,
+        gpu.uniform([row0], `${label} rows from ${row0}`),
+      ],
+      matmulGrid(s, tile),
+    ));
+  if (blocks > 0) {
+    const program = await gpu.program(label, matmulSource(v, s.K));
+    for (let blk = 0; blk < blocks; blk++) {
+      bind(program, { buffer: buffers.a, offset: blk * bytes, size: bytes }, blk * tile.tm);
+    }
+  }
+  if (blocks * tile.tm < s.M) {
+    bind(await gpu.program(`${label} rest`, matmulSource(v, null)), buffers.a, blocks * tile.tm);
+  }
+  const [first, ...more] = launches;
+  return { ...first, more };
 }
 
 /** Floating-point operations of one product (2·M·N·K). */

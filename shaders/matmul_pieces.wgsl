@@ -4,6 +4,7 @@
 // role so pieces compose without renumbering:
 //   0 dims (uniform) | 1 A | 2 B or table | 3 slots (or procedural hash params)
 //   4 C or table gradient | 5 bias | 6, 7 procedural hash tables (alias)
+//   8 the row window (matmul_window.wgsl)
 
 // @piece dims
 // The product's shape (binding 0 of every variant), and the edge guard both
@@ -44,6 +45,23 @@ fn load_a(m: u32, k: u32) -> f32 {
 @group(0) @binding(1) var<storage, read> a_buf: array<f32>;
 fn load_a(m: u32, k: u32) -> f32 {
   return a_buf[k * dims.M + m];
+}
+
+// @piece a_window
+// A block of TM rows of A (M×K, row-major) bound as a uniform buffer at row
+// win.row0 (matmul_window.wgsl); uniform arrays hold vec4s, hence the split
+// index. A_WINDOW = TM·K/4.
+@group(0) @binding(1) var<uniform> a_win: array<vec4<f32>, A_WINDOW>;
+fn load_a(m: u32, k: u32) -> f32 {
+  let e = (m - win.row0) * dims.K + k;
+  return a_win[e >> 2u][e & 3u];
+}
+
+// @piece b_rows_vec4
+// B is a dense K×N matrix (N a multiple of 4) read four columns at a time.
+@group(0) @binding(2) var<storage, read> b_vec: array<vec4<f32>>;
+fn load_b4(k: u32, n4: u32) -> vec4<f32> {
+  return b_vec[k * (dims.N / 4u) + n4];
 }
 
 // @piece weights_dense

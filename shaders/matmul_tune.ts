@@ -14,12 +14,14 @@ import {
   DEFAULT_TILE,
   matmulGrid,
   matmulLabel,
+  matmulLaunch,
   type MatmulShape,
   matmulSource,
   type MatmulVariant,
   proceduralSlots,
   type Tile,
   usesSlotWords,
+  windowMisfit,
 } from "./matmul.ts";
 
 /**
@@ -44,6 +46,10 @@ export const CPU_TILE_CANDIDATES: readonly Tile[] = [
   // workgroup. Mesa ≥ 25.1 loads uniform values once; there this tile made
   // the hashed forward 1.4× faster than on 25.0 (see matmul.wgsl).
   { tm: 4, tn: 16, wgX: 1, wgY: 16, interleave: true },
+  // A's rows through uniform windows, B as vec4s (matmul_window.wgsl): dense
+  // row-major products only, where the window fits (windowMisfit).
+  { tm: 8, tn: 8, wgX: 8, wgY: 1, window: true },
+  { tm: 4, tn: 16, wgX: 8, wgY: 1, window: true },
 ];
 
 /**
@@ -88,21 +94,32 @@ export function tileCandidates(
     : cpu
     ? CPU_TILE_CANDIDATES
     : GPU_TILE_CANDIDATES;
+  // Window tiles run some variants only (procedural and scatter variants
+  // never); the shape is checked when tuning.
+  const runs = (t: Tile) => !t.window || windowVariant(v);
   const procedural = proceduralSlots(v) !== null;
   // The CPU list has no tile this small: procedural layers take the small
   // register tiles of the full list there.
   if (procedural) {
-    return (cpu ? TILE_CANDIDATES : list).filter((t) => t.tm * t.tn <= 32 && !(cpu && t.shared));
+    return (cpu ? TILE_CANDIDATES : list).filter((t) =>
+      runs(t) && t.tm * t.tn <= 32 && !(cpu && t.shared)
+    );
   }
-  if (v.store === "scatter") return list.filter((t) => t.tm * t.tn <= 128);
-  return list;
+  if (v.store === "scatter") return list.filter((t) => runs(t) && t.tm * t.tn <= 128);
+  return list.filter(runs);
+}
+
+function windowVariant(v: MatmulVariant): boolean {
+  const fits = { maxUniformBufferBindingSize: Infinity, minUniformBufferOffsetAlignment: 1 };
+  const tile = { tm: 1, tn: 4, wgX: 1, wgY: 1, window: true };
+  return windowMisfit(v, { M: 1, N: 4, K: 1 }, tile, fits) === null;
 }
 
 /**
  * Version of the candidate list, part of every cache key: a cached choice
  * made among other candidates is measured again.
  */
-const CANDIDATES_VERSION = 5;
+const CANDIDATES_VERSION = 6;
 
 /** One candidate's measured time. */
 export interface TuneResult {
@@ -240,8 +257,16 @@ export async function tuneMatmul(
     const launches: Launch[] = [];
     for (const tile of candidates) {
       const variant = { ...v, tile };
-      const program = await gpu.program(matmulLabel(variant), matmulSource(variant));
-      const launch = gpu.bind(program, scratch, matmulGrid(s, tile));
+      let launch: Launch;
+      if (tile.window) {
+        // Dense and unhashed: the scratch a, b, c (and bias) are all it binds.
+        if (windowMisfit(v, s, tile, gpu.limits)) continue;
+        const [, a, b, , c, bias] = scratch as GPUBuffer[];
+        launch = await matmulLaunch(gpu, variant, s, { a, b, c, bias: bias ?? undefined });
+      } else {
+        const program = await gpu.program(matmulLabel(variant), matmulSource(variant));
+        launch = gpu.bind(program, scratch, matmulGrid(s, tile));
+      }
       gpu.dispatch(launch); // first run pays for compilation in the driver
       await gpu.sync();
       launches.push(launch);

@@ -1,9 +1,11 @@
 import { assertClose, gpuTest, randomF32, randomSlotWords } from "./_util.ts";
+import assert from "node:assert/strict";
 import {
   matmulLaunch,
   type MatmulShape,
   type MatmulVariant,
   type Tile,
+  windowMisfit,
 } from "../shaders/matmul.ts";
 import { matmulRef } from "../shaders/matmul_ref.ts";
 import { Rng } from "../lib/util/random.ts";
@@ -142,4 +144,53 @@ gpuTest("matmul: every autotuner candidate tile matches the CPU reference", asyn
       });
     }
   }
+});
+
+// Window tiles (matmul_window.wgsl): whole blocks of rows read through
+// uniform windows, the rest from storage. Shapes: whole blocks only, blocks
+// and a rest, a rest only (M < tm); K such that a window aligns to 256 bytes.
+gpuTest("matmul: window tiles match the CPU reference, with and without a rest", async (gpu) => {
+  const tiles: Tile[] = [
+    { tm: 8, tn: 8, wgX: 8, wgY: 1, window: true },
+    { tm: 4, tn: 4, wgX: 4, wgY: 1, window: true },
+  ];
+  const shapes: MatmulShape[] = [
+    { M: 16, N: 20, K: 64 },
+    { M: 37, N: 116, K: 96 },
+    { M: 3, N: 8, K: 128 },
+  ];
+  let seed = 900;
+  // Every shape with the ReLU epilogue; the other stores (only the epilogue
+  // piece differs) on the shape with blocks and a rest. A window kernel
+  // compiles per K, so the list stays short.
+  for (const store of ["bias_relu", "plain", "bias"] as const) {
+    const v: MatmulVariant = { a: "rows", weights: "dense", b: "rows", store };
+    for (const tile of tiles) {
+      for (const s of store === "bias_relu" ? shapes : [shapes[1]]) {
+        const { got, want } = await runGpu(gpu, { ...v, tile }, s, 7, seed++);
+        assertClose(got, want, {
+          rtol: 1e-4,
+          atol: 1e-4 * Math.sqrt(s.K),
+          what: `${store} ${JSON.stringify(s)} tile ${JSON.stringify(tile)}`,
+        });
+      }
+    }
+  }
+});
+
+gpuTest("matmul: a window tile refuses what it cannot run, saying why", async (gpu) => {
+  const tile: Tile = { tm: 8, tn: 8, wgX: 8, wgY: 1, window: true };
+  const dense: MatmulVariant = { a: "rows", weights: "dense", b: "rows", store: "plain" };
+  const cases: [MatmulVariant, MatmulShape, RegExp][] = [
+    [{ ...dense, weights: "hashed" }, { M: 8, N: 8, K: 64 }, /dense row-major/],
+    [{ ...dense, b: "cols" }, { M: 8, N: 8, K: 64 }, /dense row-major/],
+    [dense, { M: 8, N: 10, K: 64 }, /N = 10 is not a multiple of 4/],
+    [dense, { M: 8, N: 8, K: 30 }, /not a multiple of 256/],
+    [dense, { M: 8, N: 8, K: 4096 }, /over the uniform binding limit/],
+  ];
+  for (const [v, s, message] of cases) {
+    assert.equal(typeof windowMisfit(v, s, tile, gpu.limits), "string");
+    await assert.rejects(runGpu(gpu, { ...v, tile }, s, 7, 1), message);
+  }
+  assert.equal(windowMisfit(dense, { M: 50, N: 1000, K: 784 }, tile, gpu.limits), null);
 });

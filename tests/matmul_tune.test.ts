@@ -9,7 +9,7 @@ import {
   tuneKey,
   tuneMatmul,
 } from "../shaders/matmul_tune.ts";
-import type { MatmulVariant } from "../shaders/matmul.ts";
+import { DEFAULT_TILE, type MatmulVariant } from "../shaders/matmul.ts";
 
 const V: MatmulVariant = { a: "rows", weights: "hashed", b: "rows", store: "bias" };
 const S = { M: 5, N: 37, K: 11, zeroSlot: 9 };
@@ -42,7 +42,14 @@ gpuTest("chooseTile caches its choice per adapter, variant and shape in a file",
 Deno.test("tileCandidates: the list of the adapter's kind, large tiles dropped where they compile slowly", () => {
   const gather = { a: "rows", weights: "hashed", b: "rows", store: "bias" } as const;
   const scatter = { a: "cols", weights: "dense", b: "rows", store: "scatter" } as const;
-  assert.deepEqual(tileCandidates(gather, { isFallbackAdapter: true }), CPU_TILE_CANDIDATES);
+  const forward = { a: "rows", weights: "dense", b: "rows", store: "bias" } as const;
+  assert.deepEqual(tileCandidates(forward, { isFallbackAdapter: true }), CPU_TILE_CANDIDATES);
+  // Window tiles read dense row-major weights only.
+  assert.ok(CPU_TILE_CANDIDATES.some((t) => t.window));
+  assert.deepEqual(
+    tileCandidates(gather, { isFallbackAdapter: true }),
+    CPU_TILE_CANDIDATES.filter((t) => !t.window),
+  );
   assert.deepEqual(tileCandidates(gather, { isFallbackAdapter: false }), GPU_TILE_CANDIDATES);
   assert.ok(
     GPU_TILE_CANDIDATES.some((t) => t.shared) && !CPU_TILE_CANDIDATES.some((t) => t.shared),
@@ -75,3 +82,18 @@ gpuTest("chooseTile tunes procedural-slot variants too (small tiles only)", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+gpuTest(
+  "the tuner times window tiles where the shape admits them and skips them elsewhere",
+  async (gpu) => {
+    const forward: MatmulVariant = { a: "rows", weights: "dense", b: "rows", store: "bias_relu" };
+    const windows = CPU_TILE_CANDIDATES.filter((t) => t.window);
+    const candidates = [DEFAULT_TILE, ...windows];
+    const fits = await tuneMatmul(gpu, forward, { M: 12, N: 16, K: 64 }, candidates, 1);
+    assert.equal(fits.length, candidates.length);
+    assert.ok(fits.every((r) => r.ms > 0 && Number.isFinite(r.ms)));
+    // K = 30: a window of 8 rows is 960 bytes, not a multiple of the alignment.
+    const misfit = await tuneMatmul(gpu, forward, { M: 12, N: 16, K: 30 }, candidates, 1);
+    assert.deepEqual(misfit.map((r) => r.tile), [DEFAULT_TILE]);
+  },
+);

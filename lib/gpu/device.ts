@@ -63,9 +63,31 @@ export interface Launch {
   readonly bindGroup: GPUBindGroup;
   /** Workgroups along x, y, z. */
   readonly workgroups: readonly [number, number, number];
+  /**
+   * Further dispatches recorded right after this one, in order: a product
+   * split into blocks that each bind their own window of a buffer.
+   */
+  readonly more?: readonly Launch[];
 }
 
-const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/**
+ * A byte range of a buffer, bound as a uniform buffer (at most the device's
+ * maxUniformBufferBindingSize bytes, at an offset that is a multiple of its
+ * minUniformBufferOffsetAlignment).
+ */
+export interface BufferWindow {
+  /** The buffer (with `UNIFORM` usage, which {@linkcode Gpu.buffer} gives by default). */
+  readonly buffer: GPUBuffer;
+  /** First byte. */
+  readonly offset: number;
+  /** Bytes. */
+  readonly size: number;
+}
+
+// UNIFORM too: a matmul may read windows of any buffer as uniform buffers,
+// which lavapipe loads without a branch per lane (see matmul_window.wgsl).
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
 
 /**
  * Requests a WebGPU adapter and device headless, with the adapter's largest
@@ -312,10 +334,13 @@ export class Gpu {
     if (this.#live.delete(buffer)) buffer.destroy();
   }
 
-  /** Binds `buffers[i]` to binding `i` of group 0. Build once, record many times. */
+  /**
+   * Binds `buffers[i]` to binding `i` of group 0 (a whole buffer, or a
+   * window of one bound as a uniform). Build once, record many times.
+   */
   bind(
     program: Program,
-    buffers: readonly (GPUBuffer | null)[],
+    buffers: readonly (GPUBuffer | BufferWindow | null)[],
     workgroups: readonly [number, number, number],
   ): Launch {
     this.#check();
@@ -334,8 +359,8 @@ export class Gpu {
       layout: program.pipeline.getBindGroupLayout(0),
       // A null leaves a binding number unused: kernels composed from pieces
       // keep fixed binding numbers per role, so some variants skip a number.
-      entries: buffers.flatMap((buffer, binding) =>
-        buffer ? [{ binding, resource: { buffer } }] : []
+      entries: buffers.flatMap((b, binding) =>
+        b === null ? [] : [{ binding, resource: b instanceof GPUBuffer ? { buffer: b } : b }]
       ),
     });
     this.#stats.bindGroupsCreated++;
@@ -344,17 +369,29 @@ export class Gpu {
 
   // WebGPU rejects a binding larger than the limit only asynchronously, and
   // then skips every dispatch that uses it: say so now, with the sizes.
-  #checkBinding(label: string, buffer: GPUBuffer, binding: number): void {
-    const uniform = (buffer.usage & GPUBufferUsage.UNIFORM) !== 0;
+  // Whole buffers without STORAGE usage are uniforms (Gpu.uniform); the rest
+  // bind as storage. Windows bind as uniforms.
+  #checkBinding(label: string, b: GPUBuffer | BufferWindow, binding: number): void {
+    const window = !(b instanceof GPUBuffer);
+    const buffer = window ? b.buffer : b;
+    const size = b.size;
+    const uniform = window || (buffer.usage & GPUBufferUsage.STORAGE) === 0;
     const name = uniform ? "maxUniformBufferBindingSize" : "maxStorageBufferBindingSize";
     const max = uniform
       ? this.limits.maxUniformBufferBindingSize
       : this.limits.maxStorageBufferBindingSize;
-    if (buffer.size > max) {
+    const what = `${label}: buffer ${buffer.label || "(unnamed)"} (binding ${binding})`;
+    if (size > max) {
       throw new ArbnetError(
-        `${label}: buffer ${buffer.label || "(unnamed)"} (binding ${binding}) is ${buffer.size} ` +
-          `bytes, over this device's ${name} ${max} by ${buffer.size - max}; ` +
+        `${what} is ${size} bytes, over this device's ${name} ${max} by ${size - max}; ` +
           "use a smaller batch or layer, or a procedural hash",
+      );
+    }
+    const align = this.limits.minUniformBufferOffsetAlignment;
+    if (window && (b.offset % align !== 0 || b.offset + b.size > buffer.size)) {
+      throw new ArbnetError(
+        `${what}: window ${b.offset}+${b.size} is not inside the buffer (${buffer.size} bytes) ` +
+          `at a multiple of ${align} bytes`,
       );
     }
   }
@@ -369,15 +406,17 @@ export class Gpu {
     this.#pass = null;
   }
 
-  /** Records a launch into the open compute pass. */
+  /** Records a launch (and the launches in its `more`) into the open compute pass. */
   dispatch(launch: Launch): void {
     const [x, y, z] = launch.workgroups;
-    if (x === 0 || y === 0 || z === 0) return;
-    if (!this.#pass) this.#pass = this.#openEncoder().beginComputePass();
-    this.#pass.setPipeline(launch.program.pipeline);
-    this.#pass.setBindGroup(0, launch.bindGroup);
-    this.#pass.dispatchWorkgroups(x, y, z);
-    this.#stats.dispatches++;
+    if (x > 0 && y > 0 && z > 0) {
+      if (!this.#pass) this.#pass = this.#openEncoder().beginComputePass();
+      this.#pass.setPipeline(launch.program.pipeline);
+      this.#pass.setBindGroup(0, launch.bindGroup);
+      this.#pass.dispatchWorkgroups(x, y, z);
+      this.#stats.dispatches++;
+    }
+    for (const next of launch.more ?? []) this.dispatch(next);
   }
 
   /** Records zero-filling a buffer (or its first `size` bytes). */
