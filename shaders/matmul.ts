@@ -299,22 +299,12 @@ async function windowLaunch(
   const blocks = Math.floor(s.M / tile.tm);
   const bytes = tile.tm * s.K * 4;
   const launches: Launch[] = [];
-  const bind = (program: Program, a: GPUBuffer | BufferWindow, row0: number) =>
-    launches.push(gpu.bind(
-      program,
-      [
-        dims,
-        a,
-        buffers.b,
-        null,
-        buffers.c,
-        usesBias ? buffers.bias! : null,
-        null,
-        null,
-        gpu.uniform([row0], `${label} rows from ${row0}`),
-      ],
-      matmulGrid(s, tile),
-    ));
+  const bind = (program: Program, a: GPUBuffer | BufferWindow, row0: number) => {
+    const window = gpu.uniform([row0], `${label} rows from ${row0}`);
+    const bias = usesBias ? buffers.bias! : null;
+    const entries = [dims, a, buffers.b, null, buffers.c, bias, null, null, window];
+    launches.push({ ...gpu.bind(program, entries, matmulGrid(s, tile)), owns: [window] });
+  };
   if (blocks > 0) {
     const program = await gpu.program(label, matmulSource(v, s.K));
     for (let blk = 0; blk < blocks; blk++) {
@@ -325,7 +315,7 @@ async function windowLaunch(
     bind(await gpu.program(`${label} rest`, matmulSource(v, null)), buffers.a, blocks * tile.tm);
   }
   const [first, ...more] = launches;
-  return { ...first, more };
+  return { ...first, more, owns: [dims, ...first.owns!] };
 }
 
 /** Floating-point operations of one product (2·M·N·K). */

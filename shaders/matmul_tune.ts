@@ -253,8 +253,8 @@ export async function tuneMatmul(
     );
   }
   const results: TuneResult[] = [];
+  const launches: Launch[] = [];
   try {
-    const launches: Launch[] = [];
     for (const tile of candidates) {
       const variant = { ...v, tile };
       let launch: Launch;
@@ -284,6 +284,7 @@ export async function tuneMatmul(
       }
     }
   } finally {
+    for (const launch of launches) gpu.releaseLaunch(launch);
     for (const b of scratch) gpu.release(b);
   }
   return results.sort((a, b) => a.ms - b.ms);

@@ -89,7 +89,9 @@ gpuTest(
     const forward: MatmulVariant = { a: "rows", weights: "dense", b: "rows", store: "bias_relu" };
     const windows = CPU_TILE_CANDIDATES.filter((t) => t.window);
     const candidates = [DEFAULT_TILE, ...windows];
+    const live = gpu.stats.liveBuffers;
     const fits = await tuneMatmul(gpu, forward, { M: 12, N: 16, K: 64 }, candidates, 1);
+    assert.equal(gpu.stats.liveBuffers, live, "the tuner frees its launches' uniforms");
     assert.equal(fits.length, candidates.length);
     assert.ok(fits.every((r) => r.ms > 0 && Number.isFinite(r.ms)));
     // K = 30: a window of 8 rows is 960 bytes, not a multiple of the alignment.

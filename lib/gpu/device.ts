@@ -68,6 +68,8 @@ export interface Launch {
    * split into blocks that each bind their own window of a buffer.
    */
   readonly more?: readonly Launch[];
+  /** Buffers made for this launch alone (its uniforms), freed by {@linkcode Gpu.releaseLaunch}. */
+  readonly owns?: readonly GPUBuffer[];
 }
 
 /**
@@ -326,6 +328,12 @@ export class Gpu {
       padded.byteOffset,
       padded.byteLength,
     );
+  }
+
+  /** Frees the buffers a launch (and those in its `more`) owns; the launch must not run again. */
+  releaseLaunch(launch: Launch): void {
+    for (const b of launch.owns ?? []) this.release(b);
+    for (const next of launch.more ?? []) this.releaseLaunch(next);
   }
 
   /** Frees a buffer now and stops tracking it. */
