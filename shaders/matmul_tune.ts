@@ -109,6 +109,7 @@ export function tileCandidates(
   return list.filter(runs);
 }
 
+/** Whether window tiles can run `v` at all: its misfit on a shape and limits any window fits. */
 function windowVariant(v: MatmulVariant): boolean {
   const fits = { maxUniformBufferBindingSize: Infinity, minUniformBufferOffsetAlignment: 1 };
   const tile = { tm: 1, tn: 4, wgX: 1, wgY: 1, window: true };
