@@ -249,6 +249,7 @@ export async function matmulLaunch(
   buffers: MatmulBuffers,
 ): Promise<Launch> {
   const tile = v.tile ?? DEFAULT_TILE;
+  if (storesBias(v) && !buffers.bias) throw new Error(`${matmulLabel(v)} needs a bias buffer`);
   if (tile.window) return await windowLaunch(gpu, v, tile, shape, buffers);
   const program = await gpu.program(matmulLabel(v), matmulSource(v));
   const dims = gpu.uniform(
@@ -260,22 +261,24 @@ export async function matmulLaunch(
   if (hashed && !procedural && !buffers.slots) {
     throw new Error(`${matmulLabel(v)} needs a slots buffer`);
   }
-  const usesBias = v.store === "bias" || v.store === "bias_relu";
-  if (usesBias && !buffers.bias) throw new Error(`${matmulLabel(v)} needs a bias buffer`);
   const entries: (GPUBuffer | null)[] = [
     dims,
     buffers.a,
     buffers.b,
     hashed && !procedural ? buffers.slots! : null,
     buffers.c,
-    usesBias ? buffers.bias! : null,
+    storesBias(v) ? buffers.bias! : null,
   ];
   if (hashed && procedural) {
     for (const [binding, buffer] of proceduralSlotBindings(procedural, buffers, matmulLabel(v))) {
       entries[binding] = buffer;
     }
   }
-  return gpu.bind(program, entries, matmulGrid(shape, tile));
+  return { ...gpu.bind(program, entries, matmulGrid(shape, tile)), owns: [dims] };
+}
+
+function storesBias(v: MatmulVariant): boolean {
+  return v.store === "bias" || v.store === "bias_relu";
 }
 
 /**
@@ -293,15 +296,13 @@ async function windowLaunch(
   const misfit = windowMisfit(v, s, tile, gpu.limits);
   if (misfit) throw new Error(`${matmulLabel(v)}: ${misfit}`);
   const label = `${matmulLabel(v)} window`;
-  const usesBias = v.store === "bias" || v.store === "bias_relu";
-  if (usesBias && !buffers.bias) throw new Error(`${matmulLabel(v)} needs a bias buffer`);
   const dims = gpu.uniform([s.M, s.N, s.K, 0xffffffff], `${label} dims`);
   const blocks = Math.floor(s.M / tile.tm);
   const bytes = tile.tm * s.K * 4;
   const launches: Launch[] = [];
   const bind = (program: Program, a: GPUBuffer | BufferWindow, row0: number) => {
     const window = gpu.uniform([row0], `${label} rows from ${row0}`);
-    const bias = usesBias ? buffers.bias! : null;
+    const bias = storesBias(v) ? buffers.bias! : null;
     const entries = [dims, a, buffers.b, null, buffers.c, bias, null, null, window];
     launches.push({ ...gpu.bind(program, entries, matmulGrid(s, tile)), owns: [window] });
   };
