@@ -56,6 +56,10 @@ export const ELEMENTWISE_OPS = {
     ],
   },
   segment_sum: { buffers: ["g", "offsets", "grad"], params: [] },
+  transpose: {
+    buffers: ["x", "xt"],
+    params: [["rows", "u32"], ["features", "u32"], ["stride", "u32"]],
+  },
   gather_weights: {
     buffers: ["slots", "table", "weights"],
     params: [],

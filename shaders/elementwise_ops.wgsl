@@ -149,3 +149,24 @@ fn lane(word: u32) -> f32 {
 fn apply(i: u32) {
   weights[i] = each_lane(slots[i]);
 }
+
+// @piece transpose
+// Xᵀ of a rows×features activation, row m of xt holding feature m of every
+// example with rows `stride` words apart (stride ≥ rows; the gap is never
+// written, so stays zero). On CPU adapters the table gradient Xᵀ·dY then
+// reads A by rows, through uniform windows (matmul_window.wgsl), instead of
+// by columns. One invocation per element of X; n = rows·features.
+struct Params {
+  n: u32,
+  rows: u32,
+  features: u32,
+  stride: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> xt: array<f32>;
+fn apply(i: u32) {
+  let m = i / params.rows;
+  let k = i - m * params.rows;
+  xt[m * params.stride + k] = x[k * params.features + m];
+}

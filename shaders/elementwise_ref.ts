@@ -112,3 +112,17 @@ export function segmentSumRef(entries: Float32Array, offsets: Uint32Array): Floa
 export function gatherWeightsRef(slots: Uint32Array, table: Float32Array): Float32Array {
   return Float32Array.from(slots, (word) => signedEntry(table, word));
 }
+
+/** `transpose`: Xᵀ of a rows×features X, rows `stride` apart, the gap zero. */
+export function transposeRef(
+  x: Float32Array,
+  rows: number,
+  features: number,
+  stride: number,
+): Float32Array {
+  const xt = new Float32Array(features * stride);
+  for (let k = 0; k < rows; k++) {
+    for (let m = 0; m < features; m++) xt[m * stride + k] = x[k * features + m];
+  }
+  return xt;
+}

@@ -112,29 +112,34 @@ export interface MatmulBuffers extends Partial<ProceduralSlotBuffers> {
 
 /**
  * The WGSL source of a variant: constants, pieces, then the template. Window
- * tiles compile per inner dimension `k` (the window is a fixed-size array);
- * `k` null gives their form that reads A from storage (the rows past the
- * last whole window).
+ * tiles compile per window (`rows` of A, inner dimension `K`: the window is
+ * a fixed-size array); `window` null gives their form that reads A from
+ * storage (rows past the last window that fits A's buffer).
  */
-export function matmulSource(v: MatmulVariant, k?: number | null): string {
+export function matmulSource(v: MatmulVariant, window?: WindowShape | null): string {
   const t = v.tile ?? DEFAULT_TILE;
   const file = "matmul_pieces.wgsl";
   const shape = { TM: t.tm, TN: t.tn, WG_X: t.wgX, WG_Y: t.wgY };
+  const hashed = usesSlotWords(v);
   if (t.window) {
-    if (k === undefined) throw new Error("a window tile's source needs the inner dimension k");
-    const windowed = k !== null;
+    if (window === undefined) throw new Error("a window tile's source needs its window shape");
+    if (v.weights === "hashed") throw new Error("window tiles read a dense B");
     return [
       `// matmul variant a=${v.a} weights=${v.weights} b=${v.b} store=${v.store} window\n`,
       constants({
         TM: t.tm,
         TN: t.tn,
         WG_X: t.wgX,
-        ...(windowed ? { A_WINDOW: t.tm * k / 4 } : {}),
+        ...(window ? { A_WINDOW: window.rows * window.K / 4 } : {}),
       }),
       unroll(WGSL["matmul_window.wgsl"], t.tm, t.tn / 4),
-      ...["dims", windowed ? "a_window" : "a_rows", "b_rows_vec4", ...storePieces(v)].map((u) =>
-        piece(file, u)
-      ),
+      ...[
+        ...(hashed ? ["slot_codec", "slots_buffer"] : []),
+        "dims",
+        window ? "a_window" : "a_rows",
+        "b_rows_vec4",
+        ...storePieces(v),
+      ].map((u) => piece(file, u)),
     ].join("\n");
   }
   const parts = [
@@ -147,7 +152,6 @@ export function matmulSource(v: MatmulVariant, k?: number | null): string {
     unroll(WGSL[t.shared ? "matmul_shared.wgsl" : "matmul.wgsl"], t.tm, t.tn),
   ];
   const uses = ["dims", `a_${v.a}`, `weights_${v.weights}`, `b_${v.b}`, ...storePieces(v)];
-  const hashed = usesSlotWords(v);
   if (v.weights === "hashed" && (v.store === "scatter" || v.store === "permuted")) {
     throw new Error("a hashed B cannot be scattered into a table in the same product");
   }
@@ -164,6 +168,34 @@ export function matmulSource(v: MatmulVariant, k?: number | null): string {
     : source;
 }
 
+/** The rows of A one window holds and its inner dimension: what a window kernel compiles for. */
+export interface WindowShape {
+  /** Rows of A per window (a multiple of the tile's `tm`). */
+  rows: number;
+  /** Inner dimension (row length of A). */
+  K: number;
+}
+
+/**
+ * How a window tile covers a product: `blocks` dispatches of `rows` rows of
+ * A each, as many tiles per window as a uniform binding holds, spread evenly.
+ * A's buffer should hold `rows · blocks` rows; where it holds fewer, the
+ * last window reads from storage instead.
+ */
+export function windowPlan(
+  tile: Tile,
+  s: MatmulShape,
+  limits: Pick<GPUSupportedLimits, "maxUniformBufferBindingSize">,
+): { rows: number; blocks: number } {
+  const perWindow = Math.max(
+    1,
+    Math.floor(limits.maxUniformBufferBindingSize / (tile.tm * s.K * 4)),
+  );
+  const tiles = Math.ceil(s.M / tile.tm);
+  const blocks = Math.ceil(tiles / perWindow);
+  return { rows: Math.ceil(tiles / blocks) * tile.tm, blocks };
+}
+
 function storePieces(v: MatmulVariant): string[] {
   if (v.store === "plain") return ["store_plain"];
   if (v.store === "bias") return ["store_bias", "act_none"];
@@ -173,10 +205,24 @@ function storePieces(v: MatmulVariant): string[] {
 }
 
 /**
+ * Rows a buffer that window tiles read as A should hold for `rows` rows of
+ * data: whole tiles of the tallest window tile (16 rows), so that where a
+ * window holds one tile (K from 256 to 1024) the last window fits too,
+ * instead of a slower dispatch reading A from storage. The extra rows are
+ * never written (zeros); their outputs are never stored.
+ */
+export function windowRows(rows: number): number {
+  return Math.ceil(rows / WINDOW_ROWS_MAX) * WINDOW_ROWS_MAX;
+}
+
+/** The tallest window tile's rows (see {@linkcode windowRows}). */
+export const WINDOW_ROWS_MAX = 16;
+
+/**
  * Why a window tile cannot run a variant on a shape on this device, or null
- * when it can: it needs a dense row-major product with a plain or bias
- * store, N a multiple of 4, and a window of `tm` rows of A that fits a
- * uniform binding at offsets the device accepts.
+ * when it can: it needs a dense row-major product with a plain, bias or
+ * permuted store, N a multiple of 4, and a window of `tm` rows of A that
+ * fits a uniform binding at offsets the device accepts.
  */
 export function windowMisfit(
   v: MatmulVariant,
@@ -190,10 +236,10 @@ export function windowMisfit(
   if (v.a !== "rows" || v.weights !== "dense" || v.b !== "rows") {
     return "window tiles run dense row-major products only";
   }
-  if (v.store !== "plain" && v.store !== "bias" && v.store !== "bias_relu") {
-    return "window tiles store plain or with a bias";
-  }
+  if (v.store === "scatter") return "window tiles do not scatter";
+  if (proceduralSlots(v)) return "window tiles read no procedural slots";
   if (tile.wgY !== 1 || tile.tn % 4 !== 0) return "window tiles need wgY 1 and tn a multiple of 4";
+  if (tile.tm > WINDOW_ROWS_MAX) return `window tiles are at most ${WINDOW_ROWS_MAX} rows tall`;
   if (s.N % 4 !== 0) return `N = ${s.N} is not a multiple of 4`;
   const bytes = tile.tm * s.K * 4;
   if (bytes > limits.maxUniformBufferBindingSize) {
@@ -215,13 +261,12 @@ export function proceduralSlots(v: MatmulVariant): ProceduralSlots | null {
   return v.slots === undefined || v.slots === "buffer" ? null : v.slots;
 }
 
-/** Workgroups needed for a shape and tile. */
+/** Workgroups needed for a shape and tile (for a window tile: its storage form over all rows). */
 export function matmulGrid(
   shape: MatmulShape,
   tile: Tile = DEFAULT_TILE,
 ): [number, number, number] {
-  // A window tile's dispatches each cover one block of rows.
-  if (tile.window) return [Math.ceil(shape.N / (tile.tn * tile.wgX)), 1, 1];
+  // A window tile's dispatches each cover one window (windowLaunch).
   return [
     Math.ceil(shape.N / (tile.tn * tile.wgX)),
     Math.ceil(shape.M / (tile.tm * tile.wgY)),
@@ -282,9 +327,9 @@ function storesBias(v: MatmulVariant): boolean {
 }
 
 /**
- * A window tile's launch: one dispatch per whole block of `tm` rows, each
- * binding its rows of A as a uniform window, then one that reads the rest
- * of the rows from storage.
+ * A window tile's launch: one dispatch per window of rows ({@linkcode windowPlan}),
+ * each binding its rows of A as a uniform buffer; a last window that A's
+ * buffer does not hold reads those rows from storage instead.
  */
 async function windowLaunch(
   gpu: Gpu,
@@ -295,25 +340,31 @@ async function windowLaunch(
 ): Promise<Launch> {
   const misfit = windowMisfit(v, s, tile, gpu.limits);
   if (misfit) throw new Error(`${matmulLabel(v)}: ${misfit}`);
+  if (usesSlotWords(v) && !buffers.slots) throw new Error(`${matmulLabel(v)} needs a slots buffer`);
   const label = `${matmulLabel(v)} window`;
-  const dims = gpu.uniform([s.M, s.N, s.K, 0xffffffff], `${label} dims`);
-  const blocks = Math.floor(s.M / tile.tm);
-  const bytes = tile.tm * s.K * 4;
+  const dims = gpu.uniform([s.M, s.N, s.K, s.zeroSlot ?? 0xffffffff], `${label} dims`);
+  const plan = windowPlan(tile, s, gpu.limits);
+  const bytes = plan.rows * s.K * 4;
+  const columns = Math.ceil(s.N / (tile.tn * tile.wgX));
   const launches: Launch[] = [];
-  const bind = (program: Program, a: GPUBuffer | BufferWindow, row0: number) => {
+  const bind = (program: Program, a: GPUBuffer | BufferWindow, row0: number, rows: number) => {
     const window = gpu.uniform([row0], `${label} rows from ${row0}`);
     const bias = storesBias(v) ? buffers.bias! : null;
-    const entries = [dims, a, buffers.b, null, buffers.c, bias, null, null, window];
-    launches.push({ ...gpu.bind(program, entries, matmulGrid(s, tile)), owns: [window] });
+    const slots = usesSlotWords(v) ? buffers.slots! : null;
+    const entries = [dims, a, buffers.b, slots, buffers.c, bias, null, null, window];
+    const grid: [number, number, number] = [columns, Math.ceil(rows / tile.tm), 1];
+    launches.push({ ...gpu.bind(program, entries, grid), owns: [window] });
   };
-  if (blocks > 0) {
-    const program = await gpu.program(label, matmulSource(v, s.K));
-    for (let blk = 0; blk < blocks; blk++) {
-      bind(program, { buffer: buffers.a, offset: blk * bytes, size: bytes }, blk * tile.tm);
+  for (let blk = 0; blk < plan.blocks && blk * plan.rows < s.M; blk++) {
+    const row0 = blk * plan.rows;
+    if ((blk + 1) * bytes <= buffers.a.size) {
+      const program = await gpu.program(label, matmulSource(v, { rows: plan.rows, K: s.K }));
+      bind(program, { buffer: buffers.a, offset: blk * bytes, size: bytes }, row0, plan.rows);
+    } else {
+      const program = await gpu.program(`${label} rest`, matmulSource(v, null));
+      bind(program, buffers.a, row0, s.M - row0);
+      break;
     }
-  }
-  if (blocks * tile.tm < s.M) {
-    bind(await gpu.program(`${label} rest`, matmulSource(v, null)), buffers.a, blocks * tile.tm);
   }
   const [first, ...more] = launches;
   return { ...first, more, owns: [dims, ...first.owns!] };

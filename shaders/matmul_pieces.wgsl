@@ -48,9 +48,9 @@ fn load_a(m: u32, k: u32) -> f32 {
 }
 
 // @piece a_window
-// A block of TM rows of A (M×K, row-major) bound as a uniform buffer at row
+// A window of rows of A (M×K, row-major) bound as a uniform buffer from row
 // win.row0 (matmul_window.wgsl); uniform arrays hold vec4s, hence the split
-// index. A_WINDOW = TM·K/4.
+// index. A_WINDOW = (rows of the window)·K/4.
 @group(0) @binding(1) var<uniform> a_win: array<vec4<f32>, A_WINDOW>;
 fn load_a(m: u32, k: u32) -> f32 {
   let e = (m - win.row0) * dims.K + k;

@@ -1,13 +1,15 @@
 // Row-window version of matmul.wgsl, for CPU adapters: C = A·B where A is
-// M×K rows and B a dense K×N matrix (the forward product, on materialised
-// weights on CPU adapters). One dispatch per block of TM rows of A; the
-// block's rows are bound as a uniform-buffer window (the `a_window` piece),
-// and B is read as vec4s along N. Mesa 25.0's lavapipe loads a storage value
-// lane by lane, each behind a branch on the lane's execution mask, but a
-// uniform value with a branch-free gather: bench/lavapipe_loads.ts measured
-// this form 1.5x faster than matmul.wgsl on 50/128×784×1000. Rows past the
-// last whole block take one more dispatch of the same template with A from
-// storage (`a_rows`), since a window must lie inside the buffer.
+// M×K rows and B a dense K×N matrix (the forward product on materialised
+// weights, and the table gradient on Xᵀ, on CPU adapters). One dispatch per
+// window of rows of A (a multiple of TM, as many as fit a uniform
+// binding); the window is bound as a uniform buffer (the `a_window` piece)
+// and each workgroup row takes TM of its rows. B is read as vec4s along N.
+// Mesa 25.0's lavapipe loads a storage value lane by lane, each behind a
+// branch on the lane's execution mask, but a uniform value with a
+// branch-free gather: bench/lavapipe_loads.ts measured this form 1.5x faster
+// than matmul.wgsl on 50/128×784×1000. A window must lie inside A's buffer;
+// where the last one does not, one more dispatch of the same template reads
+// those rows from storage (`a_rows`).
 //
 // Needs from the pieces: const TM, TN (outputs per invocation: TM rows, TN
 // columns, TN a multiple of 4), WG_X; fn load_a(m, k) -> f32; fn
@@ -16,7 +18,7 @@
 // with j counting vec4 columns (TN / 4 of them).
 
 struct Window {
-  // First row of this dispatch's block.
+  // First row of this dispatch's window.
   row0: u32,
 }
 @group(0) @binding(8) var<uniform> win: Window;
@@ -27,10 +29,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   // Vec4 columns interleave across the workgroup: neighbours read
   // neighbouring words of B.
   let col_base = wg.x * (WG_X * (TN / 4u)) + lid.x;
-  if (win.row0 >= dims.M || col_base >= n4) {
+  // Rows depend on the workgroup alone: A's loads stay uniform.
+  let row_base = win.row0 + wg.y * TM;
+  if (row_base >= dims.M || col_base >= n4) {
     return;
   }
-  let r{i} = min(win.row0 + {i}u, dims.M - 1u); // @each i
+  let r{i} = min(row_base + {i}u, dims.M - 1u); // @each i
   let c{j} = min(col_base + {j}u * WG_X, n4 - 1u); // @each j
   var acc{i}_{j} = vec4<f32>(0.0); // @each i j
   for (var k = 0u; k < dims.K; k++) {
@@ -38,7 +42,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let b{j} = load_b4(k, c{j}); // @each j
     acc{i}_{j} = fma(a{i}, b{j}, acc{i}_{j}); // @each i j
   }
-  store_vec4(win.row0 + {i}u, col_base + {j}u * WG_X, acc{i}_{j}); // @each i j
+  store_vec4(row_base + {i}u, col_base + {j}u * WG_X, acc{i}_{j}); // @each i j
   store_done();
 }
 

@@ -8,6 +8,7 @@ import {
   reluForwardRef,
   segmentSumRef,
   sgdRef,
+  transposeRef,
 } from "../shaders/elementwise_ref.ts";
 import { inverseIndex } from "../lib/nn/inverse_index.ts";
 import { Rng } from "../lib/util/random.ts";
@@ -162,3 +163,22 @@ gpuTest(
     }
   },
 );
+
+gpuTest("transpose writes Xᵀ with padded rows, the padding left zero", async (gpu) => {
+  for (const [rows, features, stride] of [[1, 1, 1], [50, 37, 52], [7, 113, 7], [3, 5, 8]]) {
+    const x = randomF32(rows * features, rows + features);
+    const bufs = {
+      x: gpu.upload(x, "x"),
+      xt: gpu.buffer(features * stride * 4, "xt"),
+    };
+    const { launch } = await elementwiseLaunch(gpu, "transpose", rows * features, bufs, {
+      rows,
+      features,
+      stride,
+    });
+    gpu.dispatch(launch);
+    const got = await gpu.readF32(bufs.xt, features * stride);
+    assert.deepEqual(got, transposeRef(x, rows, features, stride));
+    for (const b of Object.values(bufs)) gpu.release(b);
+  }
+});

@@ -17,6 +17,7 @@ import {
 } from "../lib/nn/mod.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import type { Hash } from "../lib/hash/types.ts";
+import type { Tile } from "../shaders/matmul.ts";
 
 interface CpuLayer {
   words: Uint32Array;
@@ -64,8 +65,9 @@ async function check(
   sparsity: number,
   seed: number,
   materialize: boolean | "auto" = "auto",
+  { sizes = [7, 5, 3, 4], tile }: { sizes?: number[]; tile?: Tile } = {},
 ) {
-  const [nIn, nHid, nOut, rows] = [7, 5, 3, 4];
+  const [nIn, nHid, nOut, rows] = sizes;
   const layer = (inFeatures: number, outFeatures: number, layerSeed: number) =>
     new ArbLinear(gpu, {
       inFeatures,
@@ -75,6 +77,7 @@ async function check(
       sparsity,
       seed: layerSeed,
       materialize,
+      tile,
     });
   const l0 = layer(nIn, nHid, seed);
   const l1 = layer(nHid, nOut, seed + 1);
@@ -150,6 +153,14 @@ gpuTest("2-layer ArbNet gradients match finite differences (uniform hash, signs)
 
 gpuTest("2-layer ArbNet gradients match finite differences (materialised weights)", async (gpu) => {
   await check(gpu, hashes.uniform(), 0.2, 13, true);
+});
+
+// A window tile where it fits, the default tile elsewhere (input gradient).
+// 8-row windows of K = 16 and 8 (the forwards; the table gradients on the
+// transposed input, 5 rows padded to 8) are 512 and 256 bytes: all align.
+gpuTest("2-layer ArbNet gradients match finite differences (window tiles)", async (gpu) => {
+  const tile: Tile = { tm: 8, tn: 4, wgX: 2, wgY: 1, window: true };
+  await check(gpu, hashes.uniform(), 0, 13, true, { sizes: [16, 8, 4, 5], tile });
 });
 
 gpuTest("2-layer ArbNet gradients match finite differences (sparse Dirichlet)", async (gpu) => {

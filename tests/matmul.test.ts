@@ -6,6 +6,7 @@ import {
   type MatmulVariant,
   type Tile,
   windowMisfit,
+  windowRows,
 } from "../shaders/matmul.ts";
 import { matmulRef } from "../shaders/matmul_ref.ts";
 import { Rng } from "../lib/util/random.ts";
@@ -34,7 +35,19 @@ const TILES: Tile[] = [
   },
 ];
 
-async function runGpu(gpu: Gpu, v: MatmulVariant, s: MatmulShape, tableSize: number, seed: number) {
+/**
+ * Runs one product on the GPU and on the CPU oracle. `padRows` rows of NaN
+ * follow A's rows in its buffer (as activations are padded for window
+ * tiles): any of them that reached C would show.
+ */
+async function runGpu(
+  gpu: Gpu,
+  v: MatmulVariant,
+  s: MatmulShape,
+  tableSize: number,
+  seed: number,
+  padRows = 0,
+) {
   const aLen = s.M * s.K;
   const outLen = v.store === "scatter"
     ? tableSize + 1
@@ -58,8 +71,10 @@ async function runGpu(gpu: Gpu, v: MatmulVariant, s: MatmulShape, tableSize: num
     bias: randomF32(s.N, seed + 4),
     grad: new Float32Array(tableSize + 1),
   };
+  const padded = new Float32Array((s.M + padRows) * s.K).fill(NaN);
+  padded.set(inputs.a);
   const bufs = {
-    a: gpu.upload(inputs.a, "a"),
+    a: gpu.upload(padded, "a"),
     b: gpu.upload(inputs.b, "b"),
     slots: gpu.upload(slots, "slots"),
     bias: gpu.upload(inputs.bias, "bias"),
@@ -146,9 +161,11 @@ gpuTest("matmul: every autotuner candidate tile matches the CPU reference", asyn
   }
 });
 
-// Window tiles (matmul_window.wgsl): whole blocks of rows read through
-// uniform windows, the rest from storage. Shapes: whole blocks only, blocks
-// and a rest, a rest only (M < tm); K such that a window aligns to 256 bytes.
+// Window tiles (matmul_window.wgsl): windows of rows read as uniforms, the
+// rows past the last window that A's (unpadded) buffer holds from storage.
+// Shapes: one window of one tile; windows of two tiles and a rest (K = 1024:
+// a tile of 8 rows is half a 64 KiB binding); a rest only (M < tm). K such
+// that a tile's window aligns to 256 bytes.
 gpuTest("matmul: window tiles match the CPU reference, with and without a rest", async (gpu) => {
   const tiles: Tile[] = [
     { tm: 8, tn: 8, wgX: 8, wgY: 1, window: true },
@@ -156,14 +173,14 @@ gpuTest("matmul: window tiles match the CPU reference, with and without a rest",
   ];
   const shapes: MatmulShape[] = [
     { M: 16, N: 20, K: 64 },
-    { M: 37, N: 116, K: 96 },
+    { M: 37, N: 116, K: 1024 },
     { M: 3, N: 8, K: 128 },
   ];
   let seed = 900;
   // Every shape with the ReLU epilogue; the other stores (only the epilogue
   // piece differs) on the shape with blocks and a rest. A window kernel
   // compiles per K, so the list stays short.
-  for (const store of ["bias_relu", "plain", "bias"] as const) {
+  for (const store of ["bias_relu", "plain", "bias", "permuted"] as const) {
     const v: MatmulVariant = { a: "rows", weights: "dense", b: "rows", store };
     for (const tile of tiles) {
       for (const s of store === "bias_relu" ? shapes : [shapes[1]]) {
@@ -177,6 +194,30 @@ gpuTest("matmul: window tiles match the CPU reference, with and without a rest",
     }
   }
 });
+
+// With A's buffer padded (windowRows), the last window holds rows past M;
+// the padding (NaN here) must never reach C. The first case has one window
+// of three tiles (workgroup rows).
+gpuTest(
+  "matmul: a window tile reads a padded last block and stores only real rows",
+  async (gpu) => {
+    const v: MatmulVariant = { a: "rows", weights: "dense", b: "rows", store: "bias_relu" };
+    const cases: [Tile, MatmulShape][] = [
+      [{ tm: 16, tn: 12, wgX: 2, wgY: 1, window: true }, { M: 37, N: 36, K: 64 }],
+      [{ tm: 8, tn: 4, wgX: 4, wgY: 1, window: true }, { M: 3, N: 20, K: 96 }],
+    ];
+    let seed = 950;
+    for (const [tile, s] of cases) {
+      const padRows = windowRows(s.M) - s.M;
+      const { got, want } = await runGpu(gpu, { ...v, tile }, s, 7, seed++, padRows);
+      assertClose(got, want, {
+        rtol: 1e-4,
+        atol: 1e-4 * Math.sqrt(s.K),
+        what: `${JSON.stringify(s)} padded by ${padRows} rows, tile ${JSON.stringify(tile)}`,
+      });
+    }
+  },
+);
 
 gpuTest("matmul: a window tile refuses what it cannot run, saying why", async (gpu) => {
   const tile: Tile = { tm: 8, tn: 8, wgX: 8, wgY: 1, window: true };

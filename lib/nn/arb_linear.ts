@@ -20,10 +20,13 @@ import {
 import type { ProceduralSlotBuffers } from "../../shaders/hash.ts";
 import { Rng } from "../util/random.ts";
 import {
+  DEFAULT_TILE,
   matmulLaunch,
   type MatmulShape,
   type MatmulVariant,
   type Tile,
+  windowMisfit,
+  windowPlan,
 } from "../../shaders/matmul.ts";
 import { chooseTile } from "../../shaders/matmul_tune.ts";
 import { inverseIndex } from "./inverse_index.ts";
@@ -31,6 +34,7 @@ import { biasGradLaunch } from "../../shaders/bias_grad.ts";
 import { elementwiseLaunch } from "../../shaders/elementwise.ts";
 import {
   type Activation,
+  activationBytes,
   allocActivation,
   expectFeatures,
   Module,
@@ -63,7 +67,8 @@ export interface ArbLinearOptions {
   /**
    * Register tile of the matmuls: a fixed tile, `"auto"` (measure a few
    * tiles once per adapter and shape, cached: see `shaders/matmul_tune.ts`),
-   * or absent for the portable default.
+   * or absent for the portable default. A fixed window tile runs the
+   * products it fits (`windowMisfit`); the others take the default tile.
    */
   tile?: Tile | "auto";
   /**
@@ -394,13 +399,16 @@ export class ArbLinear extends Module {
     );
     const out = allocActivation(gpu, rows, c.outFeatures, `${this.name}.out`);
     // With a fused ReLU the gradient before the activation needs its own buffer.
-    const dPre = relu ? gpu.buffer(rows * c.outFeatures * 4, "arblinear.dpre") : out.grad!;
+    const dPre = relu
+      ? gpu.buffer(activationBytes(rows, c.outFeatures), "arblinear.dpre")
+      : out.grad!;
     const weights = this.isDense ? "dense" : "hashed";
     const family = this.#procedural?.family;
     // Each product gets its own tile: the autotuner measures per variant and shape.
     const v = async (p: Omit<MatmulVariant, "tile">, shape: MatmulShape) => {
       const base: MatmulVariant = family ? { ...p, slots: family } : { ...p };
-      const tile = this.#tile === "auto" ? await chooseTile(gpu, base, shape) : this.#tile;
+      let tile = this.#tile === "auto" ? await chooseTile(gpu, base, shape) : this.#tile;
+      if (tile?.window && windowMisfit(base, shape, tile, gpu.limits)) tile = DEFAULT_TILE;
       return { variant: { ...base, tile }, shape };
     };
     const slots = { slots: this.#slots ?? undefined, ...this.#procedural?.buffers };
@@ -441,19 +449,32 @@ export class ArbLinear extends Module {
     // position plus a sink for the zero slot, then summed per slot.
     const inverse = this.#inverse;
     const entries = inverse ? gpu.buffer((inverse.entries + 1) * 4, "arblinear.xtdy") : null;
+    const gradStore = this.isDense ? "plain" : inverse ? "permuted" : "scatter";
+    // On CPU adapters the product reads a transposed copy of X by rows (the
+    // batch padded to a multiple of 4, zeros, so 16-row windows align): that
+    // admits window tiles, which the scatter store does not.
+    const transposed = gpu.adapter.isFallbackAdapter && gradStore !== "scatter";
+    const stride = transposed ? Math.ceil(rows / 4) * 4 : rows;
+    const grad = await v(
+      { a: transposed ? "rows" : "cols", weights: "dense", b: "rows", store: gradStore },
+      { M: c.inFeatures, N: c.outFeatures, K: stride, zeroSlot: c.tableSize },
+    );
+    const xt = transposed
+      ? gpu.buffer(transposeRows(gpu, grad.variant, grad.shape) * stride * 4, `${this.name}.xt`)
+      : null;
+    const transpose = xt
+      ? (await elementwiseLaunch(gpu, "transpose", rows * c.inFeatures, { x: x.buffer, xt }, {
+        rows,
+        features: c.inFeatures,
+        stride,
+      })).launch
+      : null;
+    const a = xt ?? x.buffer;
     const tableGrad = await launch(
-      await v(
-        {
-          a: "cols",
-          weights: "dense",
-          b: "rows",
-          store: this.isDense ? "plain" : inverse ? "permuted" : "scatter",
-        },
-        { M: c.inFeatures, N: c.outFeatures, K: rows, zeroSlot: c.tableSize },
-      ),
+      grad,
       inverse
-        ? { a: x.buffer, b: dPre, slots: inverse.ranks, c: entries! }
-        : { a: x.buffer, b: dPre, ...slots, c: this.table.grad },
+        ? { a, b: dPre, slots: inverse.ranks, c: entries! }
+        : { a, b: dPre, ...slots, c: this.table.grad },
     );
     const segmentSum = inverse
       ? (await elementwiseLaunch(gpu, "segment_sum", c.tableSize, {
@@ -486,6 +507,7 @@ export class ArbLinear extends Module {
         if (reluBack) gpu.dispatch(reluBack);
         // The scatter adds into the gradient; the other paths overwrite it.
         if (scatters) gpu.clear(table.grad);
+        if (transpose) gpu.dispatch(transpose);
         gpu.dispatch(tableGrad);
         if (segmentSum) gpu.dispatch(segmentSum);
         if (biasGrad) gpu.dispatch(biasGrad);
@@ -493,6 +515,13 @@ export class ArbLinear extends Module {
       },
     };
   }
+}
+
+/** Rows of the transposed X a table-gradient product reads: whole windows for a window tile. */
+function transposeRows(gpu: Gpu, v: MatmulVariant, s: MatmulShape): number {
+  if (!v.tile?.window) return s.M;
+  const plan = windowPlan(v.tile, s, gpu.limits);
+  return Math.max(s.M, plan.rows * plan.blocks);
 }
 
 /** The largest buffer this device can bind as storage, and which limit sets it. */

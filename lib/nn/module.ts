@@ -11,6 +11,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { ArbnetError } from "../errors.ts";
+import { windowRows } from "../../shaders/matmul.ts";
 
 /** A trainable tensor on the GPU with its gradient. */
 export class Parameter {
@@ -169,6 +170,15 @@ export abstract class Module {
   }
 }
 
+/**
+ * Bytes of an activation's buffer: whole blocks of rows for the matmul's
+ * window tiles ({@linkcode windowRows}), so no block needs a slower
+ * dispatch. The rows past `rows` stay zero.
+ */
+export function activationBytes(rows: number, features: number): number {
+  return windowRows(rows) * features * 4;
+}
+
 /** Allocates an activation (and its gradient buffer when `withGrad`). */
 export function allocActivation(
   gpu: Gpu,
@@ -178,8 +188,8 @@ export function allocActivation(
   withGrad = true,
 ): Activation {
   return {
-    buffer: gpu.buffer(rows * features * 4, label),
-    grad: withGrad ? gpu.buffer(rows * features * 4, `${label}.grad`) : null,
+    buffer: gpu.buffer(activationBytes(rows, features), label),
+    grad: withGrad ? gpu.buffer(activationBytes(rows, features), `${label}.grad`) : null,
     rows,
     features,
   };

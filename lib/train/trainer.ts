@@ -9,7 +9,7 @@
 
 import type { Gpu, Launch } from "../gpu/device.ts";
 import { ArbnetError, invalidOption } from "../errors.ts";
-import type { Activation, Module } from "../nn/module.ts";
+import { type Activation, activationBytes, type Module } from "../nn/module.ts";
 import { ArbLinear, bindableBytes, checkBindable } from "../nn/arb_linear.ts";
 import { ReLU, Sequential } from "../nn/layers.ts";
 import { type Metrics, MetricsBuffer, SoftmaxCrossEntropy } from "../nn/loss.ts";
@@ -131,7 +131,7 @@ export class Trainer {
     );
     // The network input needs no gradient: the first layer skips dX.
     const input: Activation = {
-      buffer: gpu.buffer(rows * features * 4, "batch.x"),
+      buffer: gpu.buffer(activationBytes(rows, features), "batch.x"),
       grad: null,
       rows,
       features,
