@@ -36,10 +36,11 @@ export interface Tile {
    */
   shared?: number;
   /**
-   * Read A's rows from uniform-buffer windows of `tm` rows, one dispatch per
-   * window, and B as vec4s (`matmul_window.wgsl`, for CPU adapters; `wgY`
-   * must be 1 and `tn` a multiple of 4). Only for dense row-major products
-   * whose window fits a uniform binding: see {@linkcode windowMisfit}.
+   * Read A's rows from uniform-buffer windows (whole tiles of `tm` rows, one
+   * dispatch per window) and B as vec4s (`matmul_window.wgsl`, for CPU
+   * adapters; `wgY` must be 1 and `tn` a multiple of 4). Only for dense
+   * products with A row-major, N a multiple of 4 (and K, for B transposed),
+   * whose tile of rows fits a uniform binding: see {@linkcode windowMisfit}.
    */
   window?: boolean;
 }
@@ -136,8 +137,8 @@ export function matmulSource(v: MatmulVariant, window?: WindowShape | null): str
       ...[
         ...(hashed ? ["slot_codec", "slots_buffer"] : []),
         "dims",
-        window ? "a_window" : "a_rows",
-        "b_rows_vec4",
+        window ? "a_window" : v.b === "rows" ? "a_rows" : "a_rows_vec4",
+        v.b === "rows" ? "b_rows_vec4" : "b_cols_block",
         ...storePieces(v),
       ].map((u) => piece(file, u)),
     ].join("\n");
@@ -220,9 +221,10 @@ export const WINDOW_ROWS_MAX = 16;
 
 /**
  * Why a window tile cannot run a variant on a shape on this device, or null
- * when it can: it needs a dense row-major product with a plain, bias or
- * permuted store, N a multiple of 4, and a window of `tm` rows of A that
- * fits a uniform binding at offsets the device accepts.
+ * when it can: it needs a dense product with A row-major (B either way), a
+ * plain, bias or permuted store, N a multiple of 4 (and K, for B
+ * transposed), and a window of `tm` rows of A that fits a uniform binding
+ * at offsets the device accepts.
  */
 export function windowMisfit(
   v: MatmulVariant,
@@ -233,14 +235,15 @@ export function windowMisfit(
     "maxUniformBufferBindingSize" | "minUniformBufferOffsetAlignment"
   >,
 ): string | null {
-  if (v.a !== "rows" || v.weights !== "dense" || v.b !== "rows") {
-    return "window tiles run dense row-major products only";
+  if (v.a !== "rows" || v.weights !== "dense") {
+    return "window tiles run dense products with A row-major only";
   }
   if (v.store === "scatter") return "window tiles do not scatter";
   if (proceduralSlots(v)) return "window tiles read no procedural slots";
   if (tile.wgY !== 1 || tile.tn % 4 !== 0) return "window tiles need wgY 1 and tn a multiple of 4";
   if (tile.tm > WINDOW_ROWS_MAX) return `window tiles are at most ${WINDOW_ROWS_MAX} rows tall`;
   if (s.N % 4 !== 0) return `N = ${s.N} is not a multiple of 4`;
+  if (v.b === "cols" && s.K % 4 !== 0) return `K = ${s.K} is not a multiple of 4 (B transposed)`;
   const bytes = tile.tm * s.K * 4;
   if (bytes > limits.maxUniformBufferBindingSize) {
     return `a window of ${tile.tm} rows of K = ${s.K} is ${bytes} bytes, over the uniform binding limit`;

@@ -117,14 +117,14 @@ export function tileCandidates(
 function windowVariant(v: MatmulVariant): boolean {
   const fits = { maxUniformBufferBindingSize: Infinity, minUniformBufferOffsetAlignment: 1 };
   const tile = { tm: 1, tn: 4, wgX: 1, wgY: 1, window: true };
-  return windowMisfit(v, { M: 1, N: 4, K: 1 }, tile, fits) === null;
+  return windowMisfit(v, { M: 1, N: 4, K: 4 }, tile, fits) === null;
 }
 
 /**
  * Version of the candidate list, part of every cache key: a cached choice
  * made among other candidates is measured again.
  */
-const CANDIDATES_VERSION = 8;
+const CANDIDATES_VERSION = 9;
 
 /** One candidate's measured time. */
 export interface TuneResult {

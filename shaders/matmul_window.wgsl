@@ -12,10 +12,13 @@
 // those rows from storage (`a_rows`).
 //
 // Needs from the pieces: const TM, TN (outputs per invocation: TM rows, TN
-// columns, TN a multiple of 4), WG_X; fn load_a(m, k) -> f32; fn
-// load_b4(k, n4) -> vec4<f32> (`b_rows_vec4`); store_c/store_done and the
-// `dims` piece, as matmul.wgsl. Lines ending in "// @each" unroll as there,
-// with j counting vec4 columns (TN / 4 of them).
+// columns, TN a multiple of 4), WG_X; from the B piece (`b_rows_vec4`,
+// `b_cols_block`) const K_STEP and fn load_a_step(m, k), load_b_step(k, n4),
+// step(acc, b, a) -> vec4<f32> (A's and B's values for K_STEP steps of k
+// from k, and the 4 columns' update); the A piece's load_a/load_a4 they
+// call; store_c/store_done and the `dims` piece, as matmul.wgsl. Lines
+// ending in "// @each" unroll as there, with j counting vec4 columns (TN / 4
+// of them).
 
 struct Window {
   // First row of this dispatch's window.
@@ -37,10 +40,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let r{i} = min(row_base + {i}u, dims.M - 1u); // @each i
   let c{j} = min(col_base + {j}u * WG_X, n4 - 1u); // @each j
   var acc{i}_{j} = vec4<f32>(0.0); // @each i j
-  for (var k = 0u; k < dims.K; k++) {
-    let a{i} = vec4<f32>(load_a(r{i}, k)); // @each i
-    let b{j} = load_b4(k, c{j}); // @each j
-    acc{i}_{j} = fma(a{i}, b{j}, acc{i}_{j}); // @each i j
+  // K_STEP steps of k at a time: 1 with B's rows read as vec4s, 4 with B
+  // transposed (4×4 blocks, A as vec4s along k).
+  for (var k = 0u; k < dims.K; k += K_STEP) {
+    let a{i} = load_a_step(r{i}, k); // @each i
+    let b{j} = load_b_step(k, c{j}); // @each j
+    acc{i}_{j} = step(acc{i}_{j}, b{j}, a{i}); // @each i j
   }
   store_vec4(row_base + {i}u, col_base + {j}u * WG_X, acc{i}_{j}); // @each i j
   store_done();

@@ -180,8 +180,11 @@ gpuTest("matmul: window tiles match the CPU reference, with and without a rest",
   // Every shape with the ReLU epilogue; the other stores (only the epilogue
   // piece differs) on the shape with blocks and a rest. A window kernel
   // compiles per K, so the list stays short.
-  for (const store of ["bias_relu", "plain", "bias", "permuted"] as const) {
-    const v: MatmulVariant = { a: "rows", weights: "dense", b: "rows", store };
+  for (const store of ["bias_relu", "plain", "bias", "permuted", "cols"] as const) {
+    // "cols": the input gradient's product, B transposed, stored plain.
+    const v: MatmulVariant = store === "cols"
+      ? { a: "rows", weights: "dense", b: "cols", store: "plain" }
+      : { a: "rows", weights: "dense", b: "rows", store };
     for (const tile of tiles) {
       for (const s of store === "bias_relu" ? shapes : [shapes[1]]) {
         const { got, want } = await runGpu(gpu, { ...v, tile }, s, 7, seed++);
@@ -223,8 +226,10 @@ gpuTest("matmul: a window tile refuses what it cannot run, saying why", async (g
   const tile: Tile = { tm: 8, tn: 8, wgX: 8, wgY: 1, window: true };
   const dense: MatmulVariant = { a: "rows", weights: "dense", b: "rows", store: "plain" };
   const cases: [MatmulVariant, MatmulShape, RegExp][] = [
-    [{ ...dense, weights: "hashed" }, { M: 8, N: 8, K: 64 }, /dense row-major/],
-    [{ ...dense, b: "cols" }, { M: 8, N: 8, K: 64 }, /dense row-major/],
+    [{ ...dense, weights: "hashed" }, { M: 8, N: 8, K: 64 }, /dense products/],
+    [{ ...dense, a: "cols" }, { M: 8, N: 8, K: 64 }, /A row-major/],
+    [{ ...dense, store: "scatter" }, { M: 8, N: 8, K: 64 }, /do not scatter/],
+    [{ ...dense, b: "cols" }, { M: 8, N: 8, K: 66 }, /K = 66 is not a multiple of 4/],
     [dense, { M: 8, N: 10, K: 64 }, /N = 10 is not a multiple of 4/],
     [dense, { M: 8, N: 8, K: 30 }, /not a multiple of 256/],
     [dense, { M: 8, N: 8, K: 4096 }, /over the uniform binding limit/],

@@ -94,7 +94,7 @@ gpuTest(
     assert.equal(gpu.stats.liveBuffers, live, "the tuner frees its launches' uniforms");
     assert.equal(fits.length, candidates.length);
     assert.ok(fits.every((r) => r.ms > 0 && Number.isFinite(r.ms)));
-    // K = 30: a window of 8 rows is 960 bytes, not a multiple of the alignment.
+    // K = 30: a tile's window (960 or 1920 bytes) is not a multiple of the alignment.
     const misfit = await tuneMatmul(gpu, forward, { M: 12, N: 16, K: 30 }, candidates, 1);
     assert.deepEqual(misfit.map((r) => r.tile), [DEFAULT_TILE]);
   },
