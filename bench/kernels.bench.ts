@@ -1,8 +1,10 @@
 /**
  * `deno bench` of the kernels of a 784×1000 hashed layer (table 1/8) at
- * batch 50 and 128: forward gather-matmul, the forward as ArbLinear runs it
- * on CPU adapters (weights materialised, then a dense product), input
- * gradient, atomic and deterministic table gradients, and the dense matmul of the same shape
+ * batch 50 and 128: forward and input gradient gather-matmuls, the same as
+ * ArbLinear runs them on CPU adapters (weights materialised, then dense
+ * products), atomic and deterministic table gradients (the latter as
+ * ArbLinear runs it there: X transposed, the product, the per-slot sum),
+ * and the dense matmul of the same shape
  * (this adapter's roofline for us), each with the tile the library picks
  * (autotuned once per adapter and shape, cached); one full training step of
  * 784-1000-10; and the GPU round trip alone. Each is launched REPEAT times
@@ -21,6 +23,8 @@ import {
   matmulLaunch,
   type MatmulShape,
   type MatmulVariant,
+  windowPlan,
+  windowRows,
 } from "../shaders/matmul.ts";
 import { chooseTile } from "../shaders/matmul_tune.ts";
 import { hashes } from "../lib/hash/mod.ts";
@@ -40,7 +44,7 @@ const slots = gpu.upload(packSlotWords(hash.indices(spec), hash.signs(spec)), "s
 const inverse = inverseIndex(hash.indices(spec), hash.signs(spec), K);
 const ranks = gpu.upload(inverse.ranks, "ranks");
 const offsets = gpu.upload(inverse.offsets, "offsets");
-const entries = gpu.buffer((inverse.positions.length + 1) * 4, "entries");
+const entries = gpu.buffer(Math.ceil((inverse.positions.length + 1) / 4) * 16, "entries");
 const virtualWeights = gpu.buffer(N_IN * N_OUT * 4, "virtual weights");
 
 function random(n: number, seed: number): Float32Array {
@@ -117,9 +121,15 @@ async function tunedLaunch(
 bench("GPU round trip (nothing recorded)", 0, 0, () => {}, 1);
 
 for (const batch of [50, 128]) {
-  const x = gpu.upload(random(batch * N_IN, 5), "x");
+  // Padded to whole windows as the library's activations are (windowRows).
+  const padded = (n: number, seed: number) => {
+    const v = new Float32Array(windowRows(batch) * n);
+    v.set(random(batch * n, seed));
+    return v;
+  };
+  const x = gpu.upload(padded(N_IN, 5), "x");
   const y = gpu.buffer(batch * N_OUT * 4, "y");
-  const dy = gpu.upload(random(batch * N_OUT, 6), "dy");
+  const dy = gpu.upload(padded(N_OUT, 6), "dy");
   const dx = gpu.buffer(batch * N_IN * 4, "dx");
   const fwd: MatmulShape = { M: batch, N: N_OUT, K: N_IN };
   const back: MatmulShape = { M: batch, N: N_IN, K: N_OUT };
@@ -174,6 +184,18 @@ for (const batch of [50, 128]) {
       }),
     ),
   );
+  bench(
+    "hashed input gradient, materialised (dense)",
+    batch,
+    matmulFlops(back),
+    kernel(
+      await tunedLaunch({ a: "rows", weights: "dense", b: "cols", store: "plain" }, back, {
+        a: dy,
+        b: virtualWeights,
+        c: dx,
+      }),
+    ),
+  );
   const scatter = await tunedLaunch(
     { a: "cols", weights: "dense", b: "rows", store: "scatter" },
     tgrad,
@@ -183,19 +205,38 @@ for (const batch of [50, 128]) {
     gpu.clear(grad);
     gpu.dispatch(scatter);
   });
-  // The deterministic path (the default on CPU adapters): the product written
+  // The deterministic path as ArbLinear runs it on CPU adapters: X
+  // transposed (the batch padded to a multiple of 4), the product written
   // signed in inverse-index order, then summed per slot.
-  const permuted = await tunedLaunch(
-    { a: "cols", weights: "dense", b: "rows", store: "permuted" },
-    tgrad,
-    { a: x, b: dy, slots: ranks, c: entries },
-  );
+  const stride = Math.ceil(batch / 4) * 4;
+  const tgradRows: MatmulShape = { ...tgrad, K: stride };
+  const permutedVariant: MatmulVariant = {
+    a: "rows",
+    weights: "dense",
+    b: "rows",
+    store: "permuted",
+  };
+  const permutedTile = await chooseTile(gpu, permutedVariant, tgradRows);
+  const plan = permutedTile.window ? windowPlan(permutedTile, tgradRows, gpu.limits) : null;
+  const xt = gpu.buffer(Math.max(N_IN, plan ? plan.rows * plan.blocks : 0) * stride * 4, "xt");
+  const transpose = await elementwiseLaunch(gpu, "transpose", batch * N_IN, { x, xt }, {
+    rows: batch,
+    features: N_IN,
+    stride,
+  });
+  const permuted = await matmulLaunch(gpu, { ...permutedVariant, tile: permutedTile }, tgradRows, {
+    a: xt,
+    b: dy,
+    slots: ranks,
+    c: entries,
+  });
   const segmentSum = await elementwiseLaunch(gpu, "segment_sum", K, {
     g: entries,
     offsets,
     grad,
   });
   bench("hashed table gradient (deterministic)", batch, matmulFlops(tgrad), () => {
+    gpu.dispatch(transpose.launch);
     gpu.dispatch(permuted);
     gpu.dispatch(segmentSum.launch);
   });

@@ -96,13 +96,20 @@ export function permuteRef(g: Float32Array, positions: Uint32Array): Float32Arra
   });
 }
 
-/** `segment_sum`: grad[k] = Σ entries of slot k, in entry order (float32 sums). */
+/**
+ * `segment_sum`: grad[k] = Σ entries of slot k, in entry order (float32
+ * sums), over the aligned groups of four entries that cover the slot's
+ * range, the entries outside it added as zeros (as the kernel reads vec4s).
+ */
 export function segmentSumRef(entries: Float32Array, offsets: Uint32Array): Float32Array {
   const slots = offsets.length - 1;
   const out = new Float32Array(slots);
   for (let k = 0; k < slots; k++) {
+    const [lo, hi] = [offsets[k], offsets[k + 1]];
     let sum = 0;
-    for (let e = offsets[k]; e < offsets[k + 1]; e++) sum = f(sum + entries[e]);
+    for (let e = lo - (lo % 4); e < hi || e % 4 !== 0; e++) {
+      sum = f(sum + (e >= lo && e < hi ? entries[e] : 0));
+    }
     out[k] = sum;
   }
   return out;

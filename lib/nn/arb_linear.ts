@@ -448,7 +448,10 @@ export class ArbLinear extends Module {
     // (deterministic) written signed into inverse-index order, one entry per
     // position plus a sink for the zero slot, then summed per slot.
     const inverse = this.#inverse;
-    const entries = inverse ? gpu.buffer((inverse.entries + 1) * 4, "arblinear.xtdy") : null;
+    // Whole vec4s: segment_sum reads the entries four at a time.
+    const entries = inverse
+      ? gpu.buffer(Math.ceil((inverse.entries + 1) / 4) * 16, "arblinear.xtdy")
+      : null;
     const gradStore = this.isDense ? "plain" : inverse ? "permuted" : "scatter";
     // On CPU adapters the product reads a transposed copy of X by rows (the
     // batch padded to a multiple of 4, zeros, so 16-row windows align): that
