@@ -23,7 +23,7 @@ import {
   matmulLaunch,
   type MatmulShape,
   type MatmulVariant,
-  windowPlan,
+  tileRows,
   windowRows,
 } from "../shaders/matmul.ts";
 import { chooseTile } from "../shaders/matmul_tune.ts";
@@ -217,8 +217,7 @@ for (const batch of [50, 128]) {
     store: "permuted",
   };
   const permutedTile = await chooseTile(gpu, permutedVariant, tgradRows);
-  const plan = permutedTile.window ? windowPlan(permutedTile, tgradRows, gpu.limits) : null;
-  const xt = gpu.buffer(Math.max(N_IN, plan ? plan.rows * plan.blocks : 0) * stride * 4, "xt");
+  const xt = gpu.buffer(tileRows(permutedTile, tgradRows, gpu.limits) * stride * 4, "xt");
   const transpose = await elementwiseLaunch(gpu, "transpose", batch * N_IN, { x, xt }, {
     rows: batch,
     features: N_IN,

@@ -197,6 +197,21 @@ export function windowPlan(
   return { rows: Math.ceil(tiles / blocks) * tile.tm, blocks };
 }
 
+/**
+ * Rows of A a tile reads in full windows: the plan's whole windows for a
+ * window tile (allocate A this tall and no window falls back to storage),
+ * else M.
+ */
+export function tileRows(
+  tile: Tile,
+  s: MatmulShape,
+  limits: Pick<GPUSupportedLimits, "maxUniformBufferBindingSize">,
+): number {
+  if (!tile.window) return s.M;
+  const plan = windowPlan(tile, s, limits);
+  return Math.max(s.M, plan.rows * plan.blocks);
+}
+
 function storePieces(v: MatmulVariant): string[] {
   if (v.store === "plain") return ["store_plain"];
   if (v.store === "bias") return ["store_bias", "act_none"];
@@ -269,7 +284,6 @@ export function matmulGrid(
   shape: MatmulShape,
   tile: Tile = DEFAULT_TILE,
 ): [number, number, number] {
-  // A window tile's dispatches each cover one window (windowLaunch).
   return [
     Math.ceil(shape.N / (tile.tn * tile.wgX)),
     Math.ceil(shape.M / (tile.tm * tile.wgY)),
@@ -358,11 +372,12 @@ async function windowLaunch(
     const grid: [number, number, number] = [columns, Math.ceil(rows / tile.tm), 1];
     launches.push({ ...gpu.bind(program, entries, grid), owns: [window] });
   };
+  let windowed: Program | undefined; // compiled once, and only if a window fits
   for (let blk = 0; blk < plan.blocks && blk * plan.rows < s.M; blk++) {
     const row0 = blk * plan.rows;
     if ((blk + 1) * bytes <= buffers.a.size) {
-      const program = await gpu.program(label, matmulSource(v, { rows: plan.rows, K: s.K }));
-      bind(program, { buffer: buffers.a, offset: blk * bytes, size: bytes }, row0, plan.rows);
+      windowed ??= await gpu.program(label, matmulSource(v, { rows: plan.rows, K: s.K }));
+      bind(windowed, { buffer: buffers.a, offset: blk * bytes, size: bytes }, row0, plan.rows);
     } else {
       const program = await gpu.program(`${label} rest`, matmulSource(v, null));
       bind(program, buffers.a, row0, s.M - row0);

@@ -20,9 +20,9 @@ import {
   type MatmulVariant,
   proceduralSlots,
   type Tile,
+  tileRows,
   usesSlotWords,
   windowMisfit,
-  windowPlan,
   windowRows,
 } from "./matmul.ts";
 
@@ -217,8 +217,7 @@ function tuneHashParams(tableSize: number): number[] {
 
 /** Rows of A that hold every fitting window candidate's whole windows, and at least windowRows(M). */
 function paddedRows(gpu: Gpu, s: MatmulShape, candidates: readonly Tile[]): number {
-  const windows = candidates.filter((t) => t.window).map((t) => windowPlan(t, s, gpu.limits));
-  return Math.max(windowRows(s.M), ...windows.map((p) => p.rows * p.blocks));
+  return Math.max(windowRows(s.M), ...candidates.map((t) => tileRows(t, s, gpu.limits)));
 }
 
 /**

@@ -25,8 +25,8 @@ import {
   type MatmulShape,
   type MatmulVariant,
   type Tile,
+  tileRows,
   windowMisfit,
-  windowPlan,
 } from "../../shaders/matmul.ts";
 import { chooseTile } from "../../shaders/matmul_tune.ts";
 import { inverseIndex } from "./inverse_index.ts";
@@ -463,7 +463,10 @@ export class ArbLinear extends Module {
       { M: c.inFeatures, N: c.outFeatures, K: stride, zeroSlot: c.tableSize },
     );
     const xt = transposed
-      ? gpu.buffer(transposeRows(gpu, grad.variant, grad.shape) * stride * 4, `${this.name}.xt`)
+      ? gpu.buffer(
+        tileRows(grad.variant.tile ?? DEFAULT_TILE, grad.shape, gpu.limits) * stride * 4,
+        `${this.name}.xt`,
+      )
       : null;
     const transpose = xt
       ? (await elementwiseLaunch(gpu, "transpose", rows * c.inFeatures, { x: x.buffer, xt }, {
@@ -518,13 +521,6 @@ export class ArbLinear extends Module {
       },
     };
   }
-}
-
-/** Rows of the transposed X a table-gradient product reads: whole windows for a window tile. */
-function transposeRows(gpu: Gpu, v: MatmulVariant, s: MatmulShape): number {
-  if (!v.tile?.window) return s.M;
-  const plan = windowPlan(v.tile, s, gpu.limits);
-  return Math.max(s.M, plan.rows * plan.blocks);
 }
 
 /** The largest buffer this device can bind as storage, and which limit sets it. */
