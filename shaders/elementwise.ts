@@ -59,6 +59,12 @@ export const ELEMENTWISE_OPS = {
   transpose: {
     buffers: ["x", "xt"],
     params: [["rows", "u32"], ["features", "u32"], ["stride", "u32"]],
+    uses: [["elementwise_ops.wgsl", "transpose_params"]],
+  },
+  transpose_blocks: {
+    buffers: ["x", "xt"],
+    params: [["rows", "u32"], ["features", "u32"], ["stride", "u32"]],
+    uses: [["elementwise_ops.wgsl", "transpose_params"]],
   },
   gather_weights: {
     buffers: ["slots", "table", "weights"],
@@ -168,4 +174,26 @@ export async function elementwiseLaunch(
     setParams: (v) =>
       gpu.write(uniform, new Uint8Array(elementwiseUniform(name, count, v)), 0, false),
   };
+}
+
+/**
+ * Binds Xᵀ of a rows×features activation `x` into `xt`, rows of Xᵀ `stride`
+ * words apart (`stride` ≥ rows; oracle `transposeRef`): the 4×4-block form
+ * where features and stride are multiples of 4 (it also zeroes the gap past
+ * `rows`), else one element per invocation (the gap left as it was).
+ */
+export async function transposeLaunch(
+  gpu: Gpu,
+  x: GPUBuffer,
+  xt: GPUBuffer,
+  rows: number,
+  features: number,
+  stride: number,
+): Promise<Launch> {
+  const values = { rows, features, stride };
+  const blocks = features % 4 === 0 && stride % 4 === 0;
+  const { launch } = blocks
+    ? await elementwiseLaunch(gpu, "transpose_blocks", features * stride / 16, { x, xt }, values)
+    : await elementwiseLaunch(gpu, "transpose", rows * features, { x, xt }, values);
+  return launch;
 }

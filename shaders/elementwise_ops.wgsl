@@ -160,12 +160,8 @@ fn apply(i: u32) {
   weights[i] = each_lane(slots[i]);
 }
 
-// @piece transpose
-// Xᵀ of a rows×features activation, row m of xt holding feature m of every
-// example with rows `stride` words apart (stride ≥ rows; the gap is never
-// written, so stays zero). On CPU adapters the table gradient Xᵀ·dY then
-// reads A by rows, through uniform windows (matmul_window.wgsl), instead of
-// by columns. One invocation per element of X; n = rows·features.
+// @piece transpose_params
+// The uniform of both transposes.
 struct Params {
   n: u32,
   rows: u32,
@@ -173,10 +169,49 @@ struct Params {
   stride: u32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
+
+// @piece transpose
+// Xᵀ of a rows×features activation, row m of xt holding feature m of every
+// example with rows `stride` words apart (stride ≥ rows; the gap is never
+// written, so stays zero). On CPU adapters the table gradient Xᵀ·dY then
+// reads A by rows, through uniform windows (matmul_window.wgsl), instead of
+// by columns. One invocation per element of X; n = rows·features.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> xt: array<f32>;
 fn apply(i: u32) {
   let m = i / params.rows;
   let k = i - m * params.rows;
   xt[m * params.stride + k] = x[k * params.features + m];
+}
+
+// @piece transpose_blocks
+// transpose four by four, where features and stride are multiples of 4: one
+// invocation per 4×4 block reads four vec4s of X (four examples, four
+// features) and writes them as four vec4s of Xᵀ. Lavapipe pays per load and
+// per invocation, so sixteen elements in eight vec4 accesses beat sixteen
+// invocations (128×1000: 0.58 ms one by one, 0.16 ms in blocks). Examples
+// from `rows` to the stride are written as zeros.
+// n = (features / 4)·(stride / 4).
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> xt: array<vec4<f32>>;
+// Features 4·m4..4·m4+3 of example k (zeros past the batch, never loaded).
+fn example(k: u32, m4: u32) -> vec4<f32> {
+  if (k >= params.rows) {
+    return vec4<f32>(0.0);
+  }
+  return x[k * (params.features / 4u) + m4];
+}
+fn apply(i: u32) {
+  let s4 = params.stride / 4u;
+  let m4 = i / s4;
+  let k4 = i - m4 * s4;
+  let e0 = example(4u * k4, m4);
+  let e1 = example(4u * k4 + 1u, m4);
+  let e2 = example(4u * k4 + 2u, m4);
+  let e3 = example(4u * k4 + 3u, m4);
+  let row = 4u * m4 * s4 + k4;
+  xt[row] = vec4<f32>(e0.x, e1.x, e2.x, e3.x);
+  xt[row + s4] = vec4<f32>(e0.y, e1.y, e2.y, e3.y);
+  xt[row + 2u * s4] = vec4<f32>(e0.z, e1.z, e2.z, e3.z);
+  xt[row + 3u * s4] = vec4<f32>(e0.w, e1.w, e2.w, e3.w);
 }

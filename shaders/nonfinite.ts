@@ -10,8 +10,15 @@ import type { Gpu, Launch } from "../lib/gpu/device.ts";
 import { elementwiseGrid } from "./elementwise.ts";
 import { WGSL } from "./wgsl.ts";
 
-/** Elements each invocation checks (`PER` in the shader). */
+/** Elements (f32s or vec4s) each invocation checks (`PER` in the shader). */
 const PER_INVOCATION = 16;
+
+/** The element types the shader is compiled for: vec4s where `n` allows. */
+function elementTypes(width: 1 | 4): string {
+  return width === 4
+    ? "alias T = vec4<f32>;\nalias U = vec4<u32>;\n"
+    : "alias T = f32;\nalias U = u32;\n";
+}
 
 /** A flag word that was never lowered: the tensor has been finite throughout. */
 export const NEVER = 0xffffffff;
@@ -27,12 +34,20 @@ export async function nonFiniteLaunch(
   values: GPUBuffer,
   flags: GPUBuffer,
 ): Promise<Launch> {
-  const program = await gpu.program("nonfinite", WGSL["nonfinite.wgsl"]);
-  const params = gpu.uniform([n, slot], `nonfinite[${slot}] params`);
+  const width = n % 4 === 0 ? 4 : 1;
+  const program = await gpu.program(
+    `nonfinite${width === 4 ? "[vec4]" : ""}`,
+    elementTypes(width) + WGSL["nonfinite.wgsl"],
+  );
+  const count = n / width;
+  const params = gpu.uniform([count, slot], `nonfinite[${slot}] params`);
   return gpu.bind(
     program,
     [params, values, flags],
-    elementwiseGrid(Math.ceil(n / PER_INVOCATION), gpu.limits.maxComputeWorkgroupsPerDimension),
+    elementwiseGrid(
+      Math.ceil(count / PER_INVOCATION),
+      gpu.limits.maxComputeWorkgroupsPerDimension,
+    ),
   );
 }
 

@@ -1,5 +1,10 @@
 import { assertClose, gpuTest, randomF32, randomSlotWords } from "./_util.ts";
-import { elementwiseGrid, elementwiseLaunch, elementwiseWidth } from "../shaders/elementwise.ts";
+import {
+  elementwiseGrid,
+  elementwiseLaunch,
+  elementwiseWidth,
+  transposeLaunch,
+} from "../shaders/elementwise.ts";
 import {
   adamRef,
   gatherWeightsRef,
@@ -173,20 +178,27 @@ gpuTest(
 );
 
 gpuTest("transpose writes Xᵀ with padded rows, the padding left zero", async (gpu) => {
-  for (const [rows, features, stride] of [[1, 1, 1], [50, 37, 52], [7, 113, 7], [3, 5, 8]]) {
+  // The 4×4-block form where features and stride are multiples of 4, else
+  // one element per invocation.
+  const shapes = [
+    [1, 1, 1],
+    [50, 37, 52],
+    [7, 113, 7],
+    [3, 5, 8],
+    [50, 36, 52],
+    [3, 8, 4],
+    [5, 4, 16],
+    [13, 1000, 16],
+  ];
+  for (const [rows, features, stride] of shapes) {
     const x = randomF32(rows * features, rows + features);
-    const bufs = {
-      x: gpu.upload(x, "x"),
-      xt: gpu.buffer(features * stride * 4, "xt"),
-    };
-    const { launch } = await elementwiseLaunch(gpu, "transpose", rows * features, bufs, {
-      rows,
-      features,
-      stride,
-    });
-    gpu.dispatch(launch);
+    const blocks = features % 4 === 0 && stride % 4 === 0;
+    // The block form writes the gap past `rows` itself: start it from NaN.
+    const xt = new Float32Array(features * stride).fill(blocks ? NaN : 0);
+    const bufs = { x: gpu.upload(x, "x"), xt: gpu.upload(xt, "xt") };
+    gpu.dispatch(await transposeLaunch(gpu, bufs.x, bufs.xt, rows, features, stride));
     const got = await gpu.readF32(bufs.xt, features * stride);
-    assert.deepEqual(got, transposeRef(x, rows, features, stride));
+    assert.deepEqual(got, transposeRef(x, rows, features, stride), `${rows}×${features}`);
     for (const b of Object.values(bufs)) gpu.release(b);
   }
 });

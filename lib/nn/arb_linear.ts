@@ -31,7 +31,7 @@ import {
 import { chooseTile } from "../../shaders/matmul_tune.ts";
 import { inverseIndex } from "./inverse_index.ts";
 import { biasGradLaunch } from "../../shaders/bias_grad.ts";
-import { elementwiseLaunch } from "../../shaders/elementwise.ts";
+import { elementwiseLaunch, transposeLaunch } from "../../shaders/elementwise.ts";
 import {
   type Activation,
   activationBytes,
@@ -469,11 +469,7 @@ export class ArbLinear extends Module {
       )
       : null;
     const transpose = xt
-      ? (await elementwiseLaunch(gpu, "transpose", rows * c.inFeatures, { x: x.buffer, xt }, {
-        rows,
-        features: c.inFeatures,
-        stride,
-      })).launch
+      ? await transposeLaunch(gpu, x.buffer, xt, rows, c.inFeatures, stride)
       : null;
     const a = xt ?? x.buffer;
     const tableGrad = await launch(
