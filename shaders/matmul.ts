@@ -131,7 +131,7 @@ export function matmulSource(v: MatmulVariant, window?: WindowShape | null): str
         TM: t.tm,
         TN: t.tn,
         WG_X: t.wgX,
-        ...(window ? { A_WINDOW: window.rows * window.K / 4 } : {}),
+        ...(window ? { A_WINDOW: windowBindingBytes(window) / 16 } : {}),
       }),
       unroll(WGSL["matmul_window.wgsl"], t.tm, t.tn / 4),
       ...[
@@ -175,7 +175,37 @@ export interface WindowShape {
   rows: number;
   /** Inner dimension (row length of A). */
   K: number;
+  /** Bytes bound before and after the rows, where windows start off the offset alignment ({@linkcode windowSlack}). */
+  slack: number;
 }
+
+/**
+ * Bytes a window binds beyond its rows: none where every window starts at a
+ * multiple of the uniform offset alignment (a tile's rows span a multiple
+ * of it), else one alignment, for windows bound from the aligned offset
+ * below their first row (the shader skips the gap). That admits tiles of
+ * any height, e.g. 10 rows for a batch of 50, which 16-row tiles would
+ * cover as 64.
+ */
+export function windowSlack(
+  tile: Tile,
+  s: MatmulShape,
+  limits: Pick<GPUSupportedLimits, "minUniformBufferOffsetAlignment">,
+): number {
+  const align = limits.minUniformBufferOffsetAlignment;
+  return (tile.tm * s.K * 4) % align === 0 ? 0 : align;
+}
+
+/** Bytes one window binds: its rows and slack, in whole vec4s (the shader's array). */
+export function windowBindingBytes(w: WindowShape): number {
+  return Math.ceil((w.rows * w.K * 4 + w.slack) / 16) * 16;
+}
+
+/** The uniform-binding limits the window plan depends on. */
+type WindowLimits = Pick<
+  GPUSupportedLimits,
+  "maxUniformBufferBindingSize" | "minUniformBufferOffsetAlignment"
+>;
 
 /**
  * How a window tile covers a product: `blocks` dispatches of `rows` rows of
@@ -186,30 +216,25 @@ export interface WindowShape {
 export function windowPlan(
   tile: Tile,
   s: MatmulShape,
-  limits: Pick<GPUSupportedLimits, "maxUniformBufferBindingSize">,
+  limits: WindowLimits,
 ): { rows: number; blocks: number } {
-  const perWindow = Math.max(
-    1,
-    Math.floor(limits.maxUniformBufferBindingSize / (tile.tm * s.K * 4)),
-  );
+  const room = limits.maxUniformBufferBindingSize - windowSlack(tile, s, limits);
+  const perWindow = Math.max(1, Math.floor(room / (tile.tm * s.K * 4)));
   const tiles = Math.ceil(s.M / tile.tm);
   const blocks = Math.ceil(tiles / perWindow);
   return { rows: Math.ceil(tiles / blocks) * tile.tm, blocks };
 }
 
 /**
- * Rows of A a tile reads in full windows: the plan's whole windows for a
- * window tile (allocate A this tall and no window falls back to storage),
- * else M.
+ * Rows of A a tile reads in full windows: the plan's whole windows and the
+ * last one's slack for a window tile (allocate A this tall and no window
+ * falls back to storage), else M.
  */
-export function tileRows(
-  tile: Tile,
-  s: MatmulShape,
-  limits: Pick<GPUSupportedLimits, "maxUniformBufferBindingSize">,
-): number {
+export function tileRows(tile: Tile, s: MatmulShape, limits: WindowLimits): number {
   if (!tile.window) return s.M;
   const plan = windowPlan(tile, s, limits);
-  return Math.max(s.M, plan.rows * plan.blocks);
+  const slackRows = Math.ceil(windowSlack(tile, s, limits) / (s.K * 4));
+  return Math.max(s.M, plan.rows * plan.blocks + slackRows);
 }
 
 function storePieces(v: MatmulVariant): string[] {
@@ -259,12 +284,9 @@ export function windowMisfit(
   if (tile.tm > WINDOW_ROWS_MAX) return `window tiles are at most ${WINDOW_ROWS_MAX} rows tall`;
   if (s.N % 4 !== 0) return `N = ${s.N} is not a multiple of 4`;
   if (v.b === "cols" && s.K % 4 !== 0) return `K = ${s.K} is not a multiple of 4 (B transposed)`;
-  const bytes = tile.tm * s.K * 4;
+  const bytes = windowBindingBytes({ rows: tile.tm, K: s.K, slack: windowSlack(tile, s, limits) });
   if (bytes > limits.maxUniformBufferBindingSize) {
-    return `a window of ${tile.tm} rows of K = ${s.K} is ${bytes} bytes, over the uniform binding limit`;
-  }
-  if (bytes % limits.minUniformBufferOffsetAlignment !== 0) {
-    return `a window of ${bytes} bytes is not a multiple of ${limits.minUniformBufferOffsetAlignment}`;
+    return `a window of ${tile.tm} rows of K = ${s.K} binds ${bytes} bytes, over the uniform binding limit`;
   }
   return null;
 }
@@ -361,11 +383,20 @@ async function windowLaunch(
   const label = `${matmulLabel(v)} window`;
   const dims = gpu.uniform([s.M, s.N, s.K, s.zeroSlot ?? 0xffffffff], `${label} dims`);
   const plan = windowPlan(tile, s, gpu.limits);
-  const bytes = plan.rows * s.K * 4;
+  const shape: WindowShape = { rows: plan.rows, K: s.K, slack: windowSlack(tile, s, gpu.limits) };
+  const size = windowBindingBytes(shape);
+  const align = gpu.limits.minUniformBufferOffsetAlignment;
   const columns = Math.ceil(s.N / (tile.tn * tile.wgX));
   const launches: Launch[] = [];
-  const bind = (program: Program, a: GPUBuffer | BufferWindow, row0: number, rows: number) => {
-    const window = gpu.uniform([row0], `${label} rows from ${row0}`);
+  // shift: floats from the bound offset to row0's first (0 in storage form).
+  const bind = (
+    program: Program,
+    a: GPUBuffer | BufferWindow,
+    row0: number,
+    rows: number,
+    shift = 0,
+  ) => {
+    const window = gpu.uniform([row0, shift], `${label} rows from ${row0}`);
     const bias = storesBias(v) ? buffers.bias! : null;
     const slots = usesSlotWords(v) ? buffers.slots! : null;
     const entries = [dims, a, buffers.b, slots, buffers.c, bias, null, null, window];
@@ -375,9 +406,12 @@ async function windowLaunch(
   let windowed: Program | undefined; // compiled once, and only if a window fits
   for (let blk = 0; blk < plan.blocks && blk * plan.rows < s.M; blk++) {
     const row0 = blk * plan.rows;
-    if ((blk + 1) * bytes <= buffers.a.size) {
-      windowed ??= await gpu.program(label, matmulSource(v, { rows: plan.rows, K: s.K }));
-      bind(windowed, { buffer: buffers.a, offset: blk * bytes, size: bytes }, row0, plan.rows);
+    const start = row0 * s.K * 4;
+    const offset = start - start % align;
+    if (offset + size <= buffers.a.size) {
+      windowed ??= await gpu.program(label, matmulSource(v, shape));
+      const a = { buffer: buffers.a, offset, size };
+      bind(windowed, a, row0, plan.rows, (start - offset) / 4);
     } else {
       const program = await gpu.program(`${label} rest`, matmulSource(v, null));
       bind(program, buffers.a, row0, s.M - row0);

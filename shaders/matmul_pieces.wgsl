@@ -48,17 +48,17 @@ fn load_a(m: u32, k: u32) -> f32 {
 }
 
 // @piece a_window
-// A window of rows of A (M×K, row-major) bound as a uniform buffer from row
-// win.row0 (matmul_window.wgsl); uniform arrays hold vec4s, hence the split
-// index. A_WINDOW = (rows of the window)·K/4.
+// A window of rows of A (M×K, row-major) bound as a uniform buffer, row
+// win.row0 starting win.shift floats in (matmul_window.wgsl); uniform arrays
+// hold vec4s, hence the split index. A_WINDOW: vec4s bound per window.
 @group(0) @binding(1) var<uniform> a_win: array<vec4<f32>, A_WINDOW>;
 fn load_a(m: u32, k: u32) -> f32 {
-  let e = (m - win.row0) * dims.K + k;
+  let e = (m - win.row0) * dims.K + k + win.shift;
   return a_win[e >> 2u][e & 3u];
 }
-// Four columns from k (K and k multiples of 4).
+// Four columns from k (K and k multiples of 4, so the shift is one too).
 fn load_a4(m: u32, k: u32) -> vec4<f32> {
-  return a_win[((m - win.row0) * dims.K + k) >> 2u];
+  return a_win[((m - win.row0) * dims.K + k + win.shift) >> 2u];
 }
 
 // @piece a_rows_vec4

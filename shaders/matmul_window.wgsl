@@ -23,6 +23,9 @@
 struct Window {
   // First row of this dispatch's window.
   row0: u32,
+  // Floats from the start of the bound window to row0's first: a window is
+  // bound from the aligned offset at or below it (matmul.ts windowSlack).
+  shift: u32,
 }
 @group(0) @binding(8) var<uniform> win: Window;
 

@@ -94,8 +94,8 @@ gpuTest(
     assert.equal(gpu.stats.liveBuffers, live, "the tuner frees its launches' uniforms");
     assert.equal(fits.length, candidates.length);
     assert.ok(fits.every((r) => r.ms > 0 && Number.isFinite(r.ms)));
-    // K = 30: a tile's window (960 or 1920 bytes) is not a multiple of the alignment.
-    const misfit = await tuneMatmul(gpu, forward, { M: 12, N: 16, K: 30 }, candidates, 1);
+    // N = 18: window tiles read B's rows as vec4s.
+    const misfit = await tuneMatmul(gpu, forward, { M: 12, N: 18, K: 64 }, candidates, 1);
     assert.deepEqual(misfit.map((r) => r.tile), [DEFAULT_TILE]);
   },
 );
