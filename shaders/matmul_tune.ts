@@ -50,8 +50,10 @@ export const CPU_TILE_CANDIDATES: readonly Tile[] = [
   { tm: 4, tn: 16, wgX: 1, wgY: 16, interleave: true },
   // A's rows through uniform windows, B as vec4s (matmul_window.wgsl): dense
   // row-major products only, where the window fits (windowMisfit). 16 rows
-  // (for K ≤ 1024) measured 1.2–1.4× faster than 8 on 48/128×{784,1000}×1000.
-  { tm: 16, tn: 8, wgX: 8, wgY: 1, window: true },
+  // (for K ≤ 1024) measured 1.2–1.4× faster than 8 on 48/128×{784,1000}×1000;
+  // 16 columns 0.3–5% faster than 12, and 8 slowest, at batch 128 (forward
+  // 128×1000×1000 and its table gradient, four runs).
+  { tm: 16, tn: 16, wgX: 8, wgY: 1, window: true },
   { tm: 16, tn: 12, wgX: 8, wgY: 1, window: true },
   { tm: 8, tn: 8, wgX: 8, wgY: 1, window: true },
   // 10 rows: a batch of 50 in five tiles, where 16-row windows cover 64 rows.
@@ -130,7 +132,7 @@ function windowVariant(v: MatmulVariant): boolean {
  * Version of the candidate list, part of every cache key: a cached choice
  * made among other candidates is measured again.
  */
-const CANDIDATES_VERSION = 11;
+const CANDIDATES_VERSION = 12;
 
 /** One candidate's measured time. */
 export interface TuneResult {
