@@ -14,6 +14,7 @@ import {
   ReLU,
   Sequential,
   softmaxCrossEntropy,
+  TRANSPOSE_WEIGHTS_MIN_ROWS,
 } from "../lib/nn/mod.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import type { Hash } from "../lib/hash/types.ts";
@@ -162,6 +163,18 @@ gpuTest("2-layer ArbNet gradients match finite differences (window tiles)", asyn
   const tile: Tile = { tm: 8, tn: 4, wgX: 2, wgY: 1, window: true };
   await check(gpu, hashes.uniform(), 0, 13, true, { sizes: [16, 8, 8, 5], tile });
 });
+
+// A batch of TRANSPOSE_WEIGHTS_MIN_ROWS: on CPU adapters the second layer
+// (12×8) writes its weights transposed and reads them by rows for the input
+// gradient, which the first layer's table gradient then depends on.
+gpuTest(
+  "2-layer ArbNet gradients match finite differences (weights transposed for dX)",
+  async (gpu) => {
+    const sizes = [16, 12, 8, TRANSPOSE_WEIGHTS_MIN_ROWS];
+    await check(gpu, hashes.uniform(), 0.2, 17, true, { sizes });
+    await check(gpu, hashes.dense(), 0, 19, "auto", { sizes });
+  },
+);
 
 gpuTest("2-layer ArbNet gradients match finite differences (sparse Dirichlet)", async (gpu) => {
   await check(gpu, hashes.dirichlet({ alpha: 0.5 }), 0.3, 5);

@@ -25,6 +25,7 @@ export {
   type LinearOptions,
   MATERIALIZE_MIN_ROWS,
   packSlotWords,
+  TRANSPOSE_WEIGHTS_MIN_ROWS,
 } from "./arb_linear.ts";
 export { ReLU, Sequential } from "./layers.ts";
 export { type NonFiniteReport, NonFiniteWatch } from "./watch.ts";
