@@ -28,9 +28,9 @@ import {
 } from "../shaders/matmul.ts";
 import { chooseTile } from "../shaders/matmul_tune.ts";
 import { hashes } from "../lib/hash/mod.ts";
-import { packSlotWords } from "../lib/nn/mod.ts";
+import { packSlotWords, TRANSPOSE_WEIGHTS_MIN_ROWS } from "../lib/nn/mod.ts";
 import { inverseIndex } from "../lib/nn/inverse_index.ts";
-import { elementwiseLaunch } from "../shaders/elementwise.ts";
+import { elementwiseLaunch, transposeLaunch } from "../shaders/elementwise.ts";
 import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, Trainer } from "../lib/train/mod.ts";
 import { median } from "../lib/experiment/stats.ts";
@@ -46,6 +46,7 @@ const ranks = gpu.upload(inverse.ranks, "ranks");
 const offsets = gpu.upload(inverse.offsets, "offsets");
 const entries = gpu.buffer(Math.ceil((inverse.positions.length + 1) / 4) * 16, "entries");
 const virtualWeights = gpu.buffer(N_IN * N_OUT * 4, "virtual weights");
+const transposedWeights = gpu.buffer(N_IN * N_OUT * 4, "transposed weights");
 
 function random(n: number, seed: number): Float32Array {
   const rng = new Rng(seed);
@@ -60,6 +61,14 @@ const gatherWeights = await elementwiseLaunch(gpu, "gather_weights", N_IN * N_OU
   table,
   weights: virtualWeights,
 });
+const transposeWeights = await transposeLaunch(
+  gpu,
+  virtualWeights,
+  transposedWeights,
+  N_IN,
+  N_OUT,
+  N_IN,
+);
 const grad = gpu.buffer((K + 1) * 4, "table.grad");
 
 interface Row {
@@ -195,6 +204,28 @@ for (const batch of [50, 128]) {
         c: dx,
       }),
     ),
+  );
+  // From TRANSPOSE_WEIGHTS_MIN_ROWS rows ArbLinear runs this instead on CPU
+  // adapters: V transposed, then the product reading Vᵀ by rows.
+  const byRows = await tunedLaunch(
+    { a: "rows", weights: "dense", b: "rows", store: "plain" },
+    back,
+    {
+      a: dy,
+      b: transposedWeights,
+      c: dx,
+    },
+  );
+  bench(
+    `hashed input gradient, materialised, transposed (transpose + dense)${
+      batch >= TRANSPOSE_WEIGHTS_MIN_ROWS ? "" : " [not used at this batch]"
+    }`,
+    batch,
+    matmulFlops(back),
+    () => {
+      gpu.dispatch(transposeWeights);
+      gpu.dispatch(byRows);
+    },
   );
   const scatter = await tunedLaunch(
     { a: "cols", weights: "dense", b: "rows", store: "scatter" },
