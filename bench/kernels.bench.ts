@@ -249,11 +249,7 @@ for (const batch of [50, 128]) {
   };
   const permutedTile = await chooseTile(gpu, permutedVariant, tgradRows);
   const xt = gpu.buffer(tileRows(permutedTile, tgradRows, gpu.limits) * stride * 4, "xt");
-  const transpose = await elementwiseLaunch(gpu, "transpose", batch * N_IN, { x, xt }, {
-    rows: batch,
-    features: N_IN,
-    stride,
-  });
+  const transpose = await transposeLaunch(gpu, x, xt, batch, N_IN, stride);
   const permuted = await matmulLaunch(gpu, { ...permutedVariant, tile: permutedTile }, tgradRows, {
     a: xt,
     b: dy,
@@ -266,7 +262,7 @@ for (const batch of [50, 128]) {
     grad,
   });
   bench("hashed table gradient (deterministic)", batch, matmulFlops(tgrad), () => {
-    gpu.dispatch(transpose.launch);
+    gpu.dispatch(transpose);
     gpu.dispatch(permuted);
     gpu.dispatch(segmentSum.launch);
   });

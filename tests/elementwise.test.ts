@@ -21,7 +21,8 @@ import assert from "node:assert/strict";
 import type { Gpu } from "../lib/gpu/device.ts";
 
 // Multiples of 4 (4, 256, 1028) run the vectorizable ops on vec4s, the others on scalars.
-const SIZES = [1, 4, 37, 256, 257, 1001, 1028];
+// Past 256·ELEMENTWISE_PASSES (one workgroup) in scalars and in vec4s, ending mid-pass.
+const SIZES = [1, 4, 37, 256, 257, 1001, 1028, 3075, 8204];
 
 async function run(
   gpu: Gpu,
@@ -104,6 +105,8 @@ Deno.test("vectorizable ops run on vec4s exactly when the count is a multiple of
 Deno.test("elementwise grid spills into y beyond the per-dimension limit", () => {
   assert.deepEqual(elementwiseGrid(256 * 10), [10, 1, 1]);
   assert.deepEqual(elementwiseGrid(256 * 70000 + 1, 65535), [65535, 2, 1]);
+  assert.deepEqual(elementwiseGrid(1024 * 10, 65535, 4), [10, 1, 1]);
+  assert.deepEqual(elementwiseGrid(1024 * 10 + 1, 65535, 4), [11, 1, 1]);
 });
 
 gpuTest("segment_sum (deterministic table gradient) matches the CPU reference", async (gpu) => {
