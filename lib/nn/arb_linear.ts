@@ -37,6 +37,7 @@ import {
   activationBytes,
   allocActivation,
   expectFeatures,
+  forwardOnlyError,
   Module,
   Parameter,
   type Plan,
@@ -417,11 +418,8 @@ export class ArbLinear extends Module {
       4 * rows * c.outFeatures,
       `use a batch of at most ${maxRows} rows`,
     );
-    const out = allocActivation(gpu, rows, c.outFeatures, `${this.name}.out`);
-    // With a fused ReLU the gradient before the activation needs its own buffer.
-    const dPre = relu
-      ? gpu.buffer(activationBytes(rows, c.outFeatures), "arblinear.dpre")
-      : out.grad!;
+    const forwardOnly = options.forwardOnly === true;
+    const out = allocActivation(gpu, rows, c.outFeatures, `${this.name}.out`, !forwardOnly);
     const weights = this.isDense ? "dense" : "hashed";
     const family = this.#procedural?.family;
     // Each product gets its own tile: the autotuner measures per variant and shape.
@@ -456,6 +454,23 @@ export class ArbLinear extends Module {
       ),
       { a: x.buffer, ...weightBuffers, c: out.buffer, bias: this.#biasData },
     );
+    const forwardPass = () => {
+      if (gather) gpu.dispatch(gather);
+      gpu.dispatch(forward);
+    };
+    if (forwardOnly) {
+      return {
+        output: out,
+        forward: forwardPass,
+        backward: () => {
+          throw forwardOnlyError(this.description);
+        },
+      };
+    }
+    // With a fused ReLU the gradient before the activation needs its own buffer.
+    const dPre = relu
+      ? gpu.buffer(activationBytes(rows, c.outFeatures), "arblinear.dpre")
+      : out.grad!;
     const reluBack = relu
       ? (await elementwiseLaunch(gpu, "relu_backward", rows * c.outFeatures, {
         y: out.buffer,
@@ -545,10 +560,7 @@ export class ArbLinear extends Module {
     const scatters = !this.isDense && !inverse;
     return {
       output: out,
-      forward: () => {
-        if (gather) gpu.dispatch(gather);
-        gpu.dispatch(forward);
-      },
+      forward: forwardPass,
       backward: () => {
         if (reluBack) gpu.dispatch(reluBack);
         // The scatter adds into the gradient; the other paths overwrite it.

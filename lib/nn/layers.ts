@@ -12,6 +12,7 @@ import { elementwiseLaunch } from "../../shaders/elementwise.ts";
 import {
   type Activation,
   allocActivation,
+  forwardOnlyError,
   type LayerOutput,
   Module,
   type Parameter,
@@ -40,11 +41,12 @@ export class ReLU extends Module {
   }
 
   /** Allocates this module's buffers for `x` and binds its launches. */
-  protected async build(gpu: Gpu, x: Activation): Promise<Plan> {
+  protected async build(gpu: Gpu, x: Activation, options: PlanOptions): Promise<Plan> {
     const n = x.rows * x.features;
-    const out = allocActivation(gpu, x.rows, x.features, "relu.out");
+    const forwardOnly = options.forwardOnly === true;
+    const out = allocActivation(gpu, x.rows, x.features, "relu.out", !forwardOnly);
     const fwd = await elementwiseLaunch(gpu, "relu_forward", n, { x: x.buffer, y: out.buffer });
-    const bwd = x.grad
+    const bwd = x.grad && !forwardOnly
       ? await elementwiseLaunch(gpu, "relu_backward", n, {
         y: out.buffer,
         dy: out.grad!,
@@ -55,6 +57,7 @@ export class ReLU extends Module {
       output: out,
       forward: () => gpu.dispatch(fwd.launch),
       backward: () => {
+        if (forwardOnly) throw forwardOnlyError("ReLU");
         if (bwd) gpu.dispatch(bwd.launch);
       },
     };
@@ -118,7 +121,10 @@ export class Sequential extends Module {
       const next = this.layers[i + 1];
       const fuse = next instanceof ReLU && layer.fusesRelu;
       const last = i === this.layers.length - 1;
-      const plan = await layer.plan(input, { fuseRelu: fuse || (last && options.fuseRelu) });
+      const plan = await layer.plan(input, {
+        fuseRelu: fuse || (last && options.fuseRelu),
+        forwardOnly: options.forwardOnly,
+      });
       plans.push(plan);
       outputs.push(...(plan.outputs ?? [{ module: layer, activation: plan.output }]));
       input = plan.output;

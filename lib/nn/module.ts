@@ -124,6 +124,21 @@ export interface LayerOutput {
 export interface PlanOptions {
   /** Fuse a ReLU into this module's output, when it supports that. */
   fuseRelu?: boolean;
+  /**
+   * Bind the forward pass only (evaluation, inference): no gradient buffers
+   * are allocated and no backward kernel is tuned, compiled or bound, and the
+   * plan's `backward()` throws. A plan is built once per input, with the
+   * options of its first use.
+   */
+  forwardOnly?: boolean;
+}
+
+/** The error of `backward()` on a plan bound with {@linkcode PlanOptions.forwardOnly}. */
+export function forwardOnlyError(who: string): ArbnetError {
+  return new ArbnetError(
+    `${who}: backward() on a plan bound forward-only (PlanOptions.forwardOnly, e.g. the ` +
+      "evaluation batches of a Trainer); plan the input without it to train on it",
+  );
 }
 
 /** A layer or a composition of layers. */

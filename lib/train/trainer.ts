@@ -137,18 +137,26 @@ export class Trainer {
       features,
     };
     const labels = gpu.buffer(rows * 4, "batch.y");
-    const plan = await this.net.plan(input);
-    const logits = plan.output;
-    if (logits.features !== this.#options.classes) {
+    // Evaluation batches bind the forward pass alone: no backward kernels to
+    // tune and compile for their size, no gradient buffers.
+    const training = metrics === this.metrics;
+    const plan = await this.net.plan(input, { forwardOnly: !training });
+    const output = plan.output;
+    if (output.features !== this.#options.classes) {
       throw new ArbnetError(
-        `the network outputs ${logits.features} features but the data has ` +
+        `the network outputs ${output.features} features but the data has ` +
           `${this.#options.classes} classes: make the last layer's outFeatures ${this.#options.classes}`,
       );
     }
+    // The loss kernel always writes d(loss)/d(logits); evaluation discards it.
+    const logits = output.grad ? output : {
+      ...output,
+      grad: gpu.buffer(activationBytes(rows, output.features), "eval.dlogits"),
+    };
     const loss = await SoftmaxCrossEntropy.bind(gpu, logits, labels, metrics);
     let watch: Launch[] = [];
-    if (metrics === this.metrics) {
-      const outputs = plan.outputs ?? [{ module: this.net, activation: logits }];
+    if (training) {
+      const outputs = plan.outputs ?? [{ module: this.net, activation: output }];
       this.#watch ??= NonFiniteWatch.create(gpu, outputs, this.net.parameters());
       watch = await (await this.#watch).bindOutputs(outputs);
     }
