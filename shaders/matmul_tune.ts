@@ -12,6 +12,7 @@
 import type { Gpu, Launch } from "../lib/gpu/device.ts";
 import {
   DEFAULT_TILE,
+  matmulFlops,
   matmulGrid,
   matmulLabel,
   matmulLaunch,
@@ -34,14 +35,17 @@ import {
  * tiles. 10×16 and 13×12 measured 1.2–1.4× faster than 16×8 there; rows
  * that divide the batch (50 = 5·10) waste no lanes. Small tiles and
  * workgroup memory measured 2–4× slower and are left out: every output is
- * inlined code, and compiling costs seconds per large tile on a CPU.
+ * inlined code, and compiling costs seconds per large tile on a CPU (on
+ * 50×1000×784: 1 s for 8×8, 5-6 s for 10×16 and 13×12, 10 s for the 16×16
+ * window, nearly all of a cold tuning's time). Dropped for that reason: the
+ * tiles that never won among the 46 products a week of runs tuned (8×8 in
+ * one row of 16 or 8 invocations, the 8×8 window) and the 16×12 window,
+ * which won one (a 128-row forward, by less than the spread between runs).
  */
 export const CPU_TILE_CANDIDATES: readonly Tile[] = [
   DEFAULT_TILE,
   { tm: 8, tn: 8, wgX: 8, wgY: 2 },
   { tm: 16, tn: 8, wgX: 8, wgY: 1, interleave: true },
-  { tm: 8, tn: 8, wgX: 16, wgY: 1, interleave: true },
-  { tm: 8, tn: 8, wgX: 8, wgY: 1 },
   { tm: 10, tn: 16, wgX: 8, wgY: 1, interleave: true },
   { tm: 13, tn: 12, wgX: 8, wgY: 1, interleave: true },
   // One column of invocations: B's (the weights') loads are uniform per
@@ -54,8 +58,6 @@ export const CPU_TILE_CANDIDATES: readonly Tile[] = [
   // 16 columns 0.3–5% faster than 12, and 8 slowest, at batch 128 (forward
   // 128×1000×1000 and its table gradient, four runs).
   { tm: 16, tn: 16, wgX: 8, wgY: 1, window: true },
-  { tm: 16, tn: 12, wgX: 8, wgY: 1, window: true },
-  { tm: 8, tn: 8, wgX: 8, wgY: 1, window: true },
   // 10 rows: a batch of 50 in five tiles, where 16-row windows cover 64 rows.
   // Its windows start off the 256-byte alignment (windowSlack). At batch 50
   // the two forward products of 784-1000-1000-10 took 5.5 ms with it, 6.7
@@ -91,14 +93,30 @@ export const TILE_CANDIDATES: readonly Tile[] = [
 ];
 
 /**
- * The candidates worth compiling for a variant on an adapter. Compile time
- * grows with a tile's size: procedural slots put a few hashes in every
- * weight load and the scatter a compare-exchange loop in every store, and
- * lavapipe then takes up to a minute for the largest tiles.
+ * Products below this many floating-point operations try only tiles of at
+ * most {@linkcode SMALL_TILE_OUTPUTS} outputs per invocation: they take well
+ * under a millisecond whatever the tile (a layer of 10 outputs, the
+ * gradients of its 10 columns), but tuning them compiled every large tile
+ * once more for their store: 17 s of a cold start on lavapipe for the
+ * 50×10×1000 output layer, where small tiles compile in about a second.
+ */
+export const SMALL_PRODUCT_FLOPS = 16e6;
+
+/** Outputs per invocation (tm·tn) of the tiles small products try. */
+export const SMALL_TILE_OUTPUTS = 64;
+
+/**
+ * The candidates worth compiling for a variant on an adapter (and shape,
+ * when given). Compile time grows with a tile's size: procedural slots put
+ * a few hashes in every weight load and the scatter a compare-exchange loop
+ * in every store, and lavapipe then takes up to a minute for the largest
+ * tiles; products under {@linkcode SMALL_PRODUCT_FLOPS} are not worth the
+ * large tiles' compile time at all.
  */
 export function tileCandidates(
   v: MatmulVariant,
   adapter: { isFallbackAdapter: boolean } | "all" = "all",
+  shape?: MatmulShape,
 ): readonly Tile[] {
   const cpu = adapter !== "all" && adapter.isFallbackAdapter;
   const list = adapter === "all"
@@ -108,7 +126,9 @@ export function tileCandidates(
     : GPU_TILE_CANDIDATES;
   // Window tiles run some variants only (procedural and scatter variants
   // never); the shape is checked when tuning.
-  const runs = (t: Tile) => !t.window || windowVariant(v);
+  const small = shape !== undefined && matmulFlops(shape) < SMALL_PRODUCT_FLOPS;
+  const runs = (t: Tile) =>
+    (!t.window || windowVariant(v)) && (!small || t.tm * t.tn <= SMALL_TILE_OUTPUTS);
   const procedural = proceduralSlots(v) !== null;
   // The CPU list has no tile this small: procedural layers take the small
   // register tiles of the full list there.
@@ -132,7 +152,7 @@ function windowVariant(v: MatmulVariant): boolean {
  * Version of the candidate list, part of every cache key: a cached choice
  * made among other candidates is measured again.
  */
-const CANDIDATES_VERSION = 12;
+const CANDIDATES_VERSION = 13;
 
 /** One candidate's measured time. */
 export interface TuneResult {
@@ -332,7 +352,7 @@ export async function chooseTile(
   if (cached) return cached;
   // Five rounds: with three, a slow spell on a shared VM picked a tile 1.3×
   // slower than the best for the b50 input gradient in one of our runs.
-  const [best] = await tuneMatmul(gpu, v, s, tileCandidates(v, gpu.adapter), 5);
+  const [best] = await tuneMatmul(gpu, v, s, tileCandidates(v, gpu.adapter, s), 5);
   memory.set(key, best.tile);
   saveFile();
   return best.tile;

@@ -4,12 +4,14 @@ import {
   chooseTile,
   CPU_TILE_CANDIDATES,
   GPU_TILE_CANDIDATES,
+  SMALL_PRODUCT_FLOPS,
+  SMALL_TILE_OUTPUTS,
   TILE_CANDIDATES,
   tileCandidates,
   tuneKey,
   tuneMatmul,
 } from "../shaders/matmul_tune.ts";
-import { DEFAULT_TILE, type MatmulVariant } from "../shaders/matmul.ts";
+import { DEFAULT_TILE, matmulFlops, type MatmulVariant } from "../shaders/matmul.ts";
 
 const V: MatmulVariant = { a: "rows", weights: "hashed", b: "rows", store: "bias" };
 const S = { M: 5, N: 37, K: 11, zeroSlot: 9 };
@@ -63,6 +65,20 @@ Deno.test("tileCandidates: the list of the adapter's kind, large tiles dropped w
   for (const isFallbackAdapter of [false, true]) {
     const tiles = tileCandidates(procedural, { isFallbackAdapter });
     assert.ok(tiles.length > 0 && tiles.every((t) => t.tm * t.tn <= 32), `${isFallbackAdapter}`);
+  }
+});
+
+Deno.test("tileCandidates: products under SMALL_PRODUCT_FLOPS try small tiles only", () => {
+  const forward = { a: "rows", weights: "dense", b: "rows", store: "bias" } as const;
+  const output = { M: 50, N: 10, K: 1000 }; // 1 MFLOP: a 10-class output layer
+  const hidden = { M: 50, N: 1000, K: 784 }; // 78 MFLOP
+  assert.ok(matmulFlops(output) < SMALL_PRODUCT_FLOPS && matmulFlops(hidden) > SMALL_PRODUCT_FLOPS);
+  for (const isFallbackAdapter of [false, true]) {
+    const list = tileCandidates(forward, { isFallbackAdapter });
+    const small = tileCandidates(forward, { isFallbackAdapter }, output);
+    assert.deepEqual(small, list.filter((t) => t.tm * t.tn <= SMALL_TILE_OUTPUTS));
+    assert.ok(small.length >= 2 && small.length < list.length, `${isFallbackAdapter}`);
+    assert.deepEqual(tileCandidates(forward, { isFallbackAdapter }, hidden), list);
   }
 });
 
