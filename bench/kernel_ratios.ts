@@ -1,0 +1,135 @@
+/**
+ * The kernel ratios the speed issue sets, measured interleaved: each round
+ * times the dense product of the forward's shape (our roofline), the
+ * hashed forward as ArbLinear runs it here (materialised on CPU adapters:
+ * gather + dense), the forward gathered in the tiles (what GPUs run), and
+ * the deterministic and atomic table gradients, one after the other, so
+ * every ratio compares kernels the VM ran in about the same state. A shared
+ * VM's speed drifts by up to 1.6× within minutes, which moves the ratios of
+ * `deno task bench` (rows timed minutes apart) far more than any kernel
+ * change; the median of per-round ratios resists that.
+ *
+ * Each timing records `--repeat` launches and waits once; the round trip
+ * of an empty wait (about 11 ms under Deno 2.9, measured each round) is
+ * subtracted. Prints a markdown table: median ms per launch, then the
+ * median (lowest-highest) of the per-round ratios.
+ *
+ *   deno run -A bench/kernel_ratios.ts [--rounds 9] [--repeat 8] [--batches 50,128]
+ * @module
+ */
+
+import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
+import { type Gpu, requestDevice } from "../lib/gpu/device.ts";
+import { median } from "../lib/experiment/stats.ts";
+import { type CaseId, type KernelCase, kernelCases, layerBuffers } from "./kernel_cases.ts";
+
+const FLAGS = {
+  rounds: { type: "int", min: 1, default: 9, help: "interleaved measurements of every kernel" },
+  repeat: { type: "int", min: 1, default: 8, help: "launches per wait" },
+  batches: { type: "string", default: "50,128", help: "batch sizes" },
+} as const;
+
+/** The kernels timed each round. */
+const TIMED: readonly CaseId[] = [
+  "dense",
+  "forward-materialised",
+  "forward",
+  "table-grad-deterministic",
+  "table-grad-atomic",
+];
+
+/** A ratio the issue sets: `num / den` per round, and its target. */
+interface Ratio {
+  label: string;
+  num: CaseId;
+  den: CaseId;
+  target: string;
+}
+
+const RATIOS: readonly Ratio[] = [
+  {
+    label: "hashed forward (materialised: gather + dense) throughput / dense",
+    num: "dense",
+    den: "forward-materialised",
+    target: "≥ 0.8",
+  },
+  {
+    label: "hashed forward (gathered in the tiles) throughput / dense",
+    num: "dense",
+    den: "forward",
+    target: "(GPU path)",
+  },
+  {
+    label: "table gradient (deterministic) time / hashed forward (materialised)",
+    num: "table-grad-deterministic",
+    den: "forward-materialised",
+    target: "≤ 1.5",
+  },
+  {
+    label: "table gradient (atomic) time / hashed forward (materialised)",
+    num: "table-grad-atomic",
+    den: "forward-materialised",
+    target: "≤ 1.5",
+  },
+];
+
+/** Milliseconds per launch of `record`, the round trip subtracted. */
+async function time(gpu: Gpu, c: KernelCase, repeat: number, trip: number): Promise<number> {
+  await gpu.sync();
+  const t0 = performance.now();
+  for (let i = 0; i < repeat; i++) await c.record();
+  await gpu.sync();
+  return (performance.now() - t0 - trip) / repeat;
+}
+
+async function roundTrip(gpu: Gpu): Promise<number> {
+  await gpu.sync();
+  const t0 = performance.now();
+  await gpu.sync();
+  return performance.now() - t0;
+}
+
+await runMain(async () => {
+  const f = parseFlags(Deno.args, FLAGS, "deno run -A bench/kernel_ratios.ts");
+  if (!f) return;
+  const batches = parseIntList("batches", f.batches);
+  const gpu = await requestDevice({ label: "arbnet kernel ratios" });
+  try {
+    const layer = layerBuffers(gpu);
+    console.log(
+      `adapter: ${gpu.adapter.description}; ${f.rounds} rounds, ${f.repeat} launches per wait\n`,
+    );
+    console.log("| batch | kernel | ms per launch (median) |");
+    console.log("| ---: | --- | ---: |");
+    const results: string[] = [];
+    for (const batch of batches) {
+      const cases = new Map((await kernelCases(gpu, layer, batch)).map((c) => [c.id, c]));
+      const ms = new Map<CaseId, number[]>(TIMED.map((id) => [id, []]));
+      for (const id of TIMED) await time(gpu, cases.get(id)!, 1, 0); // compile, warm
+      for (let r = 0; r < f.rounds; r++) {
+        const trip = median([await roundTrip(gpu), await roundTrip(gpu), await roundTrip(gpu)]);
+        for (const id of TIMED) ms.get(id)!.push(await time(gpu, cases.get(id)!, f.repeat, trip));
+        Deno.stderr.writeSync(
+          new TextEncoder().encode(`\rbatch ${batch}: round ${r + 1}/${f.rounds}`),
+        );
+      }
+      Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+      for (const id of TIMED) {
+        console.log(`| ${batch} | ${cases.get(id)!.name} | ${median(ms.get(id)!).toFixed(2)} |`);
+      }
+      for (const q of RATIOS) {
+        const per = ms.get(q.num)!.map((t, i) => t / ms.get(q.den)![i]);
+        results.push(
+          `| ${batch} | ${q.label} | ${median(per).toFixed(3)} (${Math.min(...per).toFixed(3)}-${
+            Math.max(...per).toFixed(3)
+          }) | ${q.target} |`,
+        );
+      }
+    }
+    console.log("\n| batch | ratio | median (lowest-highest) of per-round ratios | target |");
+    console.log("| ---: | --- | ---: | --- |");
+    for (const line of results) console.log(line);
+  } finally {
+    gpu.destroy();
+  }
+});
