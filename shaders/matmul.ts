@@ -411,7 +411,10 @@ async function windowLaunch(
     if (offset + size <= buffers.a.size) {
       windowed ??= await gpu.program(label, matmulSource(v, shape));
       const a = { buffer: buffers.a, offset, size };
-      bind(windowed, a, row0, plan.rows, (start - offset) / 4);
+      // The last window launches only the tiles that hold rows of A: on
+      // lavapipe a workgroup past M costs as much as a working one (M = 30
+      // and 40 took the same time in 10-row tiles, as did 50 and 60).
+      bind(windowed, a, row0, Math.min(plan.rows, s.M - row0), (start - offset) / 4);
     } else {
       const program = await gpu.program(`${label} rest`, matmulSource(v, null));
       bind(program, buffers.a, row0, s.M - row0);
