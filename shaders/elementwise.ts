@@ -90,13 +90,16 @@ export type ElementwiseName = keyof typeof ELEMENTWISE_OPS;
 
 const WORKGROUP = 256;
 
-/** Grid covering `n` elements with 256-wide workgroups, spilling into y past the x limit. */
+/**
+ * Grid covering `n` elements with 256-wide workgroups, each invocation
+ * taking `perInvocation` of them, spilling into y past the x limit.
+ */
 export function elementwiseGrid(
   n: number,
   maxPerDim = 65535,
-  passes = 1,
+  perInvocation = 1,
 ): [number, number, number] {
-  const groups = Math.ceil(n / (WORKGROUP * passes));
+  const groups = Math.ceil(n / (WORKGROUP * perInvocation));
   if (groups <= maxPerDim) return [groups, 1, 1];
   return [maxPerDim, Math.ceil(groups / maxPerDim), 1];
 }

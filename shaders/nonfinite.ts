@@ -44,10 +44,7 @@ export async function nonFiniteLaunch(
   return gpu.bind(
     program,
     [params, values, flags],
-    elementwiseGrid(
-      Math.ceil(count / PER_INVOCATION),
-      gpu.limits.maxComputeWorkgroupsPerDimension,
-    ),
+    elementwiseGrid(count, gpu.limits.maxComputeWorkgroupsPerDimension, PER_INVOCATION),
   );
 }
 
