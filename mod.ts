@@ -83,7 +83,14 @@ export {
   SoftmaxCrossEntropy,
   softmaxCrossEntropy,
 } from "./lib/nn/mod.ts";
-export { Adam, type AdamOptions, type Optimizer, SGD, type SgdOptions } from "./lib/optim/mod.ts";
+export {
+  Adam,
+  type AdamOptions,
+  type Optimizer,
+  SGD,
+  type SgdOptions,
+  type UpdateWatch,
+} from "./lib/optim/mod.ts";
 export {
   type Batch,
   Batcher,

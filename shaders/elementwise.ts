@@ -31,6 +31,24 @@ export interface ElementwiseOp {
    * on lavapipe). Needs `vectorizable`.
    */
   readonly perLane?: boolean;
+  /**
+   * Updates a parameter and calls `watch(w)` on every value it writes, so a
+   * launch can fuse the divergence watch into it (see
+   * {@linkcode ElementwiseWatch}). Needs `vectorizable`.
+   */
+  readonly watchable?: boolean;
+}
+
+/**
+ * Where a `watchable` op records that it wrote a NaN or an infinity: word
+ * `1 + slot` of `flags` is lowered to word 0, the current step (the layout
+ * of `nonfinite.wgsl`'s flags, so the trainer's watch reads both alike).
+ */
+export interface ElementwiseWatch {
+  /** The flag words. */
+  readonly flags: GPUBuffer;
+  /** This tensor's flag, after the step word. */
+  readonly slot: number;
 }
 
 /**
@@ -49,11 +67,13 @@ export const ELEMENTWISE_OPS = {
   relu_backward: { buffers: ["y", "dy", "dx"], params: [], vectorizable: true },
   sgd: {
     vectorizable: true,
+    watchable: true,
     buffers: ["grad", "weight", "velocity"],
     params: [["lr", "f32"], ["momentum", "f32"], ["weight_decay", "f32"], ["nesterov", "u32"]],
   },
   adam: {
     vectorizable: true,
+    watchable: true,
     buffers: ["grad", "weight", "m1", "m2"],
     params: [
       ["lr", "f32"],
@@ -146,8 +166,16 @@ export interface ElementwiseLaunch {
 }
 
 /**
+ * First binding of a fused watch (elementwise_ops.wgsl watch_on: its slot
+ * uniform, then the flags), past every op's own.
+ */
+const WATCH_BINDING = 6;
+
+/**
  * Compiles (cached) and binds an element-wise op over `n` elements.
  * `buffers` are keyed by the op's roles (see {@linkcode ELEMENTWISE_OPS}).
+ * A `watchable` op given `watch` also records there whether it wrote a NaN
+ * or an infinity.
  */
 export async function elementwiseLaunch(
   gpu: Gpu,
@@ -155,8 +183,10 @@ export async function elementwiseLaunch(
   n: number,
   buffers: Record<string, GPUBuffer>,
   values: Record<string, number> = {},
+  watch?: ElementwiseWatch,
 ): Promise<ElementwiseLaunch> {
   const op: ElementwiseOp = ELEMENTWISE_OPS[name];
+  if (watch && !op.watchable) throw new Error(`${name} writes no parameter to watch`);
   const width = elementwiseWidth(name, n);
   const count = n / width;
   const passes = ELEMENTWISE_PASSES;
@@ -169,11 +199,16 @@ export async function elementwiseLaunch(
     ...(op.perLane
       ? [piece("elementwise_ops.wgsl", width === 4 ? "lanes_vec4" : "lanes_scalar")]
       : []),
+    ...(op.watchable
+      ? watch
+        ? [piece("nonfinite.wgsl", "nonfinite_test"), piece("elementwise_ops.wgsl", "watch_on")]
+        : [piece("elementwise_ops.wgsl", "watch_off")]
+      : []),
     piece("elementwise_ops.wgsl", name),
     WGSL["elementwise.wgsl"],
   ].join("\n");
   const program = await gpu.program(
-    `elementwise[${name}${width === 4 ? ",vec4" : ""},${passes}]`,
+    `elementwise[${name}${width === 4 ? ",vec4" : ""},${passes}${watch ? ",watched" : ""}]`,
     source,
   );
   const uniform = gpu.upload(
@@ -186,9 +221,14 @@ export async function elementwiseLaunch(
     if (!b) throw new Error(`${name} needs a ${role} buffer`);
     return b;
   });
+  const bindings: (GPUBuffer | null)[] = [uniform, ...bound];
+  if (watch) {
+    while (bindings.length < WATCH_BINDING) bindings.push(null);
+    bindings.push(gpu.uniform([watch.slot, 0, 0, 0], `${name} watch slot`), watch.flags);
+  }
   const launch = gpu.bind(
     program,
-    [uniform, ...bound],
+    bindings,
     elementwiseGrid(count, gpu.limits.maxComputeWorkgroupsPerDimension, passes),
   );
   return {

@@ -9,30 +9,48 @@
 
 // @piece elem_scalar
 alias T = f32;
+alias U = u32;
 fn splat(x: f32) -> T {
   return x;
 }
 
 // @piece elem_vec4
 alias T = vec4<f32>;
+alias U = vec4<u32>;
 fn splat(x: f32) -> T {
   return T(x);
 }
 
 // @piece lanes_scalar
-// For ops marked `perLane`: W is the u32 counterpart of T, and each_lane
-// maps the op's fn lane(u32) -> f32 over it (a gather cannot be written as
-// vector arithmetic: each lane loads from its own address).
-alias W = u32;
-fn each_lane(w: W) -> T {
+// For ops marked `perLane`: each_lane maps the op's fn lane(u32) -> f32
+// over U, the u32 counterpart of T (a gather cannot be written as vector
+// arithmetic: each lane loads from its own address).
+fn each_lane(w: U) -> T {
   return lane(w);
 }
 
 // @piece lanes_vec4
-alias W = vec4<u32>;
-fn each_lane(w: W) -> T {
+fn each_lane(w: U) -> T {
   return T(lane(w.x), lane(w.y), lane(w.z), lane(w.w));
 }
+
+// @piece watch_on
+// The divergence watch fused into a parameter update (ops marked
+// `watchable` call watch(w) on every value they write): the value is tested
+// while still in registers, where the trainer's own watch (nonfinite.wgsl)
+// would read the whole parameter again after the update. Word 0 of
+// watch_flags holds the current step, word 1 + watch_slot.x this parameter's
+// first bad step. Needs nonfinite.wgsl's nonfinite_test.
+@group(0) @binding(6) var<uniform> watch_slot: vec4<u32>;
+@group(0) @binding(7) var<storage, read_write> watch_flags: array<atomic<u32>>;
+fn watch(w: T) {
+  if (nonfinite(w)) {
+    atomicMin(&watch_flags[1u + watch_slot.x], atomicLoad(&watch_flags[0]));
+  }
+}
+
+// @piece watch_off
+fn watch(w: T) {}
 
 // @piece relu_forward
 struct Params {
@@ -78,7 +96,9 @@ fn apply(i: u32) {
   let v = params.momentum * velocity[i] + g;
   velocity[i] = v;
   let step = select(v, g + params.momentum * v, params.nesterov != 0u);
-  weight[i] = weight[i] - params.lr * step;
+  let w = weight[i] - params.lr * step;
+  weight[i] = w;
+  watch(w);
 }
 
 // @piece adam
@@ -107,7 +127,9 @@ fn apply(i: u32) {
   m2[i] = v;
   let m_hat = m / params.correction1;
   let v_hat = v / params.correction2;
-  weight[i] = weight[i] - params.lr * m_hat / (sqrt(v_hat) + params.eps);
+  let w = weight[i] - params.lr * m_hat / (sqrt(v_hat) + params.eps);
+  weight[i] = w;
+  watch(w);
 }
 
 // @piece segment_sum
@@ -150,7 +172,7 @@ struct Params {
   n: u32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> slots: array<W>;
+@group(0) @binding(1) var<storage, read> slots: array<U>;
 @group(0) @binding(2) var<storage, read> table: array<f32>;
 @group(0) @binding(3) var<storage, read_write> weights: array<T>;
 fn lane(word: u32) -> f32 {

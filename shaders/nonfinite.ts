@@ -8,7 +8,7 @@
 
 import type { Gpu, Launch } from "../lib/gpu/device.ts";
 import { elementwiseGrid } from "./elementwise.ts";
-import { WGSL } from "./wgsl.ts";
+import { piece } from "./pieces.ts";
 
 /** Elements (f32s or vec4s) each invocation checks (`PER` in the shader). */
 const PER_INVOCATION = 16;
@@ -37,7 +37,8 @@ export async function nonFiniteLaunch(
   const width = n % 4 === 0 ? 4 : 1;
   const program = await gpu.program(
     `nonfinite${width === 4 ? "[vec4]" : ""}`,
-    elementTypes(width) + WGSL["nonfinite.wgsl"],
+    elementTypes(width) + piece("nonfinite.wgsl", "nonfinite_test") +
+      piece("nonfinite.wgsl", "watch_kernel"),
   );
   const count = n / width;
   const params = gpu.uniform([count, slot], `nonfinite[${slot}] params`);

@@ -19,6 +19,7 @@ import { inverseIndex } from "../lib/nn/inverse_index.ts";
 import { Rng } from "../lib/util/random.ts";
 import assert from "node:assert/strict";
 import type { Gpu } from "../lib/gpu/device.ts";
+import { NEVER, nonFiniteRef } from "../shaders/nonfinite.ts";
 
 // Multiples of 4 (4, 256, 1028) run the vectorizable ops on vec4s, the others on scalars.
 // Past 256·ELEMENTWISE_PASSES (one workgroup) in scalars and in vec4s, ending mid-pass.
@@ -29,11 +30,12 @@ async function run(
   name: "relu_forward" | "relu_backward" | "sgd" | "adam",
   inputs: Record<string, Float32Array>,
   values: Record<string, number> = {},
+  watch?: { flags: GPUBuffer; slot: number },
 ): Promise<Record<string, Float32Array>> {
   const n = Object.values(inputs)[0].length;
   const bufs: Record<string, GPUBuffer> = {};
   for (const [k, v] of Object.entries(inputs)) bufs[k] = gpu.upload(v, k);
-  const { launch } = await elementwiseLaunch(gpu, name, n, bufs, values);
+  const { launch } = await elementwiseLaunch(gpu, name, n, bufs, values, watch);
   gpu.dispatch(launch);
   const out: Record<string, Float32Array> = {};
   for (const [k, b] of Object.entries(bufs)) {
@@ -93,6 +95,49 @@ gpuTest("adam matches the CPU reference", async (gpu) => {
     assertClose(got.m2, m2, { rtol: 1e-5, atol: 1e-9, what: "m2" });
   }
 });
+
+gpuTest(
+  "sgd and adam with the watch fused: the same bits, and the flag lowered to the step exactly when a written value is NaN or ±Inf",
+  async (gpu) => {
+    const sgd = { lr: 0.01, momentum: 0.9, weight_decay: 1e-3, nesterov: 0 };
+    const adam = {
+      lr: 1e-3,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weight_decay: 0,
+      correction1: 0.1,
+      correction2: 0.001,
+    };
+    for (const n of SIZES) {
+      // Finite, a NaN gradient at the end, an infinite weight in the middle.
+      const cases = [0, 1, 2].map((c) => {
+        const grad = randomF32(n, 10 + c), weight = randomF32(n, 20 + c);
+        if (c === 1) grad[n - 1] = NaN;
+        if (c === 2) weight[n >> 1] = -Infinity;
+        return { grad, weight };
+      });
+      for (const [c, { grad, weight }] of cases.entries()) {
+        for (const name of ["sgd", "adam"] as const) {
+          const inputs = (): Record<string, Float32Array> =>
+            name === "sgd"
+              ? { grad, weight, velocity: randomF32(n, 3) }
+              : { grad, weight, m1: randomF32(n, 6, -0.1, 0.1), m2: randomF32(n, 7, 0, 0.01) };
+          const values = name === "sgd" ? sgd : adam;
+          const plain = await run(gpu, name, inputs(), values);
+          // Slot 1 of three flags: a wrong slot or a missed value fails.
+          const flags = gpu.upload(Uint32Array.of(5, NEVER, NEVER, NEVER), "flags");
+          const watched = await run(gpu, name, inputs(), values, { flags, slot: 1 });
+          assert.deepEqual(watched, plain, `${name}, n = ${n}, case ${c}`);
+          const expected = [5, NEVER, nonFiniteRef(plain.weight, 5), NEVER];
+          assert.deepEqual([...await gpu.readU32(flags, 4)], expected, `${name} flags, n = ${n}`);
+          assert.equal(expected[2] === 5, c > 0);
+          gpu.release(flags);
+        }
+      }
+    }
+  },
+);
 
 Deno.test("vectorizable ops run on vec4s exactly when the count is a multiple of 4", () => {
   assert.equal(elementwiseWidth("sgd", 256), 4);

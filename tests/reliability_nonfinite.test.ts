@@ -12,7 +12,7 @@ import { rejectsArbnet, tempDir, toyDataset } from "./_reliability.ts";
 import { NonFiniteError } from "../lib/errors.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import { hashes } from "../lib/hash/mod.ts";
-import { SGD } from "../lib/optim/mod.ts";
+import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
 import { buildMlp, fit, type FitOptions, Trainer } from "../lib/train/mod.ts";
 import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "../lib/io/checkpoint.ts";
 import { NEVER, nonFiniteLaunch, nonFiniteRef } from "../shaders/nonfinite.ts";
@@ -152,6 +152,49 @@ gpuTest(
     );
     assert.equal(err.step, 4);
     assert.equal(saved, 0, "the loss of step 4 was finite, yet the epoch is not reported");
+  },
+);
+
+gpuTest(
+  "non-finite: SGD and Adam record the parameter watch in their updates (one dispatch fewer per parameter), other optimizers are watched by the trainer, all alike",
+  async (gpu) => {
+    const { net, layers } = buildMlp(gpu, {
+      layers: [20, 16, 4],
+      hash: hashes.uniform(),
+      tableFraction: 0.5,
+      seed: 3,
+    });
+    const x = randomF32(10 * 20, 1), y = Uint32Array.from({ length: 10 }, (_, i) => i % 4);
+    const params = net.parameters();
+    const kinds = ["sgd", "adam", "sgd without watchUpdates"] as const;
+    const dispatches: number[] = [];
+    for (const kind of kinds) {
+      const opt: Optimizer = kind === "adam"
+        ? new Adam(params, { lr: 1e-3 })
+        : new SGD(params, { lr: 0.01, momentum: 0.9 });
+      // An own property hides the method: what an optimizer without it looks like.
+      if (kind === "sgd without watchUpdates") Object.assign(opt, { watchUpdates: undefined });
+      const trainer = new Trainer(net, opt, { features: 20, classes: 4 });
+      await trainer.step(x, y);
+      const before = gpu.stats.dispatches;
+      await trainer.step(x, y);
+      dispatches.push(gpu.stats.dispatches - before);
+      assert.equal(await trainer.findNonFinite(), null, kind);
+      // The update of step 3 writes NaN into the last parameter only.
+      const last = opt.stateBuffers().at(-1)!;
+      gpu.write(last.buffer, new Float32Array(last.size).fill(NaN));
+      await trainer.step(x, y);
+      assert.deepEqual(await trainer.findNonFinite(), {
+        step: 3,
+        where: `parameter ${params.at(-1)!.name} (checked after the optimizer update)`,
+      }, kind);
+      // Restore finite weights for the next optimizer.
+      for (const l of layers) {
+        for (const p of l.parameters()) gpu.write(p.data, randomF32(p.size, 7, -0.1, 0.1));
+      }
+    }
+    assert.equal(dispatches[0], dispatches[1], "sgd and adam fuse alike");
+    assert.equal(dispatches[2] - dispatches[0], params.length, "one watch dispatch per parameter");
   },
 );
 

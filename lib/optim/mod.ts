@@ -5,4 +5,11 @@
  * @module
  */
 
-export { Adam, type AdamOptions, type Optimizer, SGD, type SgdOptions } from "./optimizer.ts";
+export {
+  Adam,
+  type AdamOptions,
+  type Optimizer,
+  SGD,
+  type SgdOptions,
+  type UpdateWatch,
+} from "./optimizer.ts";

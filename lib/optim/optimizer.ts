@@ -10,7 +10,11 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { ArbnetError, invalidOption } from "../errors.ts";
-import { type ElementwiseLaunch, elementwiseLaunch } from "../../shaders/elementwise.ts";
+import {
+  type ElementwiseLaunch,
+  elementwiseLaunch,
+  type ElementwiseWatch,
+} from "../../shaders/elementwise.ts";
 import type { Parameter } from "../nn/module.ts";
 
 /** Common optimizer surface. */
@@ -25,6 +29,43 @@ export interface Optimizer {
   stateBuffers(): { name: string; buffer: GPUBuffer; size: number }[];
   /** Restores the step count (checkpoint resume). */
   setSteps(steps: number): void;
+  /**
+   * Optional: from the next step on, each update also records into `watch`
+   * whether it wrote a NaN or an infinity, and takes that job over from the
+   * watch (one pass over the parameters instead of two). The `Trainer`
+   * calls it when it builds its divergence watch. A later watch replaces
+   * the earlier one.
+   */
+  watchUpdates?(watch: UpdateWatch): void;
+}
+
+/**
+ * Where an optimizer's updates record non-finite values as they write them.
+ * The trainer's divergence watch (`lib/nn/watch.ts` NonFiniteWatch) has
+ * this shape.
+ */
+export interface UpdateWatch {
+  /** Flag words: word 0 the current step, word `1 + slot` a tensor's first bad step. */
+  readonly buffer: GPUBuffer;
+  /** The flag slot of a parameter, or -1 if it is not watched. */
+  slotOf(p: Parameter): number;
+  /** Says the optimizer records `p` from now on, so the watch stops reading it itself. */
+  handOver(p: Parameter): void;
+}
+
+/** Hands every watched parameter of `params` over to the optimizer; their fused watches. */
+function takeOver(
+  watch: UpdateWatch,
+  params: readonly Parameter[],
+): Map<Parameter, ElementwiseWatch> {
+  const fused = new Map<Parameter, ElementwiseWatch>();
+  for (const p of params) {
+    const slot = watch.slotOf(p);
+    if (slot < 0) continue;
+    fused.set(p, { flags: watch.buffer, slot });
+    watch.handOver(p);
+  }
+  return fused;
 }
 
 /** Options of {@linkcode SGD}. */
@@ -82,6 +123,7 @@ export class SGD implements Optimizer {
   readonly #velocity: GPUBuffer[];
   readonly #options: Required<SgdOptions>;
   #launches: Promise<ElementwiseLaunch[]> | null = null;
+  #watched = new Map<Parameter, ElementwiseWatch>();
   #dirty = false;
   #steps = 0;
 
@@ -134,11 +176,18 @@ export class SGD implements Optimizer {
   async step(): Promise<void> {
     const launches = await (this.#launches ??= Promise.all(
       this.#params.map((p, i) =>
-        elementwiseLaunch(p.gpuDevice, "sgd", p.size, {
-          grad: p.grad,
-          weight: p.data,
-          velocity: this.#velocity[i],
-        }, this.#values())
+        elementwiseLaunch(
+          p.gpuDevice,
+          "sgd",
+          p.size,
+          {
+            grad: p.grad,
+            weight: p.data,
+            velocity: this.#velocity[i],
+          },
+          this.#values(),
+          this.#watched.get(p),
+        )
       ),
     ));
     if (this.#dirty) {
@@ -147,6 +196,12 @@ export class SGD implements Optimizer {
     }
     for (const l of launches) this.#params[0].gpuDevice.dispatch(l.launch);
     this.#steps++;
+  }
+
+  /** Records the divergence watch of the updated parameters in the updates themselves. */
+  watchUpdates(watch: UpdateWatch): void {
+    this.#watched = takeOver(watch, this.#params);
+    this.#launches = null; // rebound with the watch at the next step
   }
 
   /** The velocity buffers. */
@@ -166,6 +221,7 @@ export class Adam implements Optimizer {
   readonly #m2: GPUBuffer[];
   readonly #options: Required<AdamOptions>;
   #launches: Promise<ElementwiseLaunch[]> | null = null;
+  #watched = new Map<Parameter, ElementwiseWatch>();
   #steps = 0;
 
   /** Allocates zeroed moment estimates per parameter. */
@@ -228,12 +284,19 @@ export class Adam implements Optimizer {
     const t = this.#steps + 1;
     const launches = await (this.#launches ??= Promise.all(
       this.#params.map((p, i) =>
-        elementwiseLaunch(p.gpuDevice, "adam", p.size, {
-          grad: p.grad,
-          weight: p.data,
-          m1: this.#m1[i],
-          m2: this.#m2[i],
-        }, this.#values(t))
+        elementwiseLaunch(
+          p.gpuDevice,
+          "adam",
+          p.size,
+          {
+            grad: p.grad,
+            weight: p.data,
+            m1: this.#m1[i],
+            m2: this.#m2[i],
+          },
+          this.#values(t),
+          this.#watched.get(p),
+        )
       ),
     ));
     // The bias corrections change every step. The uniform is only read by
@@ -241,6 +304,12 @@ export class Adam implements Optimizer {
     for (const l of launches) l.setParams(this.#values(t));
     for (const l of launches) this.#params[0].gpuDevice.dispatch(l.launch);
     this.#steps = t;
+  }
+
+  /** Records the divergence watch of the updated parameters in the updates themselves. */
+  watchUpdates(watch: UpdateWatch): void {
+    this.#watched = takeOver(watch, this.#params);
+    this.#launches = null; // rebound with the watch at the next step
   }
 
   /** The first- and second-moment buffers. */

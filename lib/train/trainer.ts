@@ -157,7 +157,10 @@ export class Trainer {
     let watch: Launch[] = [];
     if (training) {
       const outputs = plan.outputs ?? [{ module: this.net, activation: output }];
-      this.#watch ??= NonFiniteWatch.create(gpu, outputs, this.net.parameters());
+      this.#watch ??= NonFiniteWatch.create(gpu, outputs, this.net.parameters()).then((w) => {
+        this.opt.watchUpdates?.(w); // fused into the updates where the optimizer can
+        return w;
+      });
       watch = await (await this.#watch).bindOutputs(outputs);
     }
     return { input, labels, logits, loss, watch };
@@ -241,7 +244,7 @@ export class Trainer {
     slot.loss.record(); // 3. loss, dL/dlogits, running metrics
     this.net.backward(); // 4. backward: input and table gradients
     await this.opt.step(); // 5. optimizer update on the GPU
-    watch.recordParameters(); //    NaN/Inf watch of the updated parameters
+    watch.recordParameters(); //    NaN/Inf watch of parameters the update did not watch
     this.#gpu.flush(); // 6. one submission for all of it
   }
 
