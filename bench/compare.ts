@@ -23,11 +23,8 @@
 
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
-import { hashes } from "../lib/hash/mod.ts";
-import { SGD } from "../lib/optim/mod.ts";
-import { buildMlp, Trainer } from "../lib/train/mod.ts";
 import { median } from "../lib/experiment/stats.ts";
-import { Rng } from "../lib/util/random.ts";
+import { mlpSetup } from "./mlp_setup.ts";
 import { runTfjsPeer } from "./peers/mod.ts";
 
 const FLAGS = {
@@ -63,21 +60,13 @@ async function ours(
 ): Promise<StepTimes> {
   const gpu = await requestDevice();
   try {
-    const { net } = buildMlp(gpu, {
+    const { trainer, x, y } = mlpSetup(gpu, {
       layers: LAYERS,
-      hash: mode === "dense" ? hashes.dense() : hashes.uniform(),
-      tableFraction: 1 / 8,
-      seed: 1,
+      network: mode,
+      batch,
       deterministic,
       tile,
     });
-    const trainer = new Trainer(net, new SGD(net.parameters(), { lr: 0.01, momentum: 0.9 }), {
-      features: 784,
-      classes: 10,
-    });
-    const rng = new Rng(1);
-    const x = Float32Array.from({ length: batch * 784 }, () => rng.next());
-    const y = Uint32Array.from({ length: batch }, () => rng.int(10));
     for (let i = 0; i < warmup; i++) await trainer.step(x, y);
     await gpu.sync();
     const times: number[] = [];

@@ -27,8 +27,7 @@ import { hashes } from "../lib/hash/mod.ts";
 import { packSlotWords, TRANSPOSE_WEIGHTS_MIN_ROWS } from "../lib/nn/mod.ts";
 import { inverseIndex } from "../lib/nn/inverse_index.ts";
 import { elementwiseLaunch, transposeLaunch } from "../shaders/elementwise.ts";
-import { SGD } from "../lib/optim/mod.ts";
-import { buildMlp, Trainer } from "../lib/train/mod.ts";
+import { mlpSetup } from "./mlp_setup.ts";
 import { Rng } from "../lib/util/random.ts";
 
 /** Input and output features of the layer. */
@@ -211,19 +210,12 @@ export async function kernelCases(
     grad,
   })).launch;
 
-  const { net } = buildMlp(gpu, {
+  const { trainer, x: bx, y: by } = mlpSetup(gpu, {
     layers: [784, 1000, 10],
-    hash: hashes.uniform(),
-    tableFraction: 1 / 8,
-    seed: 1,
+    network: "hashed",
+    batch,
     tile: "auto",
   });
-  const trainer = new Trainer(net, new SGD(net.parameters(), { lr: 0.01, momentum: 0.9 }), {
-    features: 784,
-    classes: 10,
-  });
-  const bx = random(batch * 784, 7).map((v) => v + 0.5);
-  const by = Uint32Array.from({ length: batch }, (_, i) => i % 10);
   // forward + input gradient of layer 2 + both table gradients (layer 1 needs no dX)
   const stepFlops = 2 * batch * (784 * 1000 * 2 + 1000 * 10 * 3);
 

@@ -9,23 +9,35 @@
  * `deno task bench` (rows timed minutes apart) far more than any kernel
  * change; the median of per-round ratios resists that.
  *
- * Each timing records `--repeat` launches and waits once; the round trip
- * of an empty wait (about 11 ms under Deno 2.9, measured each round) is
- * subtracted. Prints a markdown table: median ms per launch, then the
+ * With `--clock device` (the default where the adapter has timestamp
+ * queries) each case's launches are captured once (`Gpu.capture`) and timed
+ * on the device's own clock (`Gpu.timeLaunches`), each launch `--repeat`
+ * times in a row in its own pass, all of a round in one submission; a case
+ * of several launches (gather + dense) is the sum of its launches'. With
+ * `--clock wall` each timing records `--repeat` launches and waits once, and
+ * the round trip of an empty wait (about 11 ms under Deno 2.9, measured each
+ * round) is subtracted: coarser, since the wait itself varies by
+ * milliseconds. Prints a markdown table: median ms per launch, then the
  * median (lowest-highest) of the per-round ratios.
  *
- *   deno run -A bench/kernel_ratios.ts [--rounds 9] [--repeat 8] [--batches 50,128]
+ *   deno run -A bench/kernel_ratios.ts [--rounds 9] [--repeat 8] [--batches 50,128] [--clock device|wall]
  * @module
  */
 
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
-import { type Gpu, requestDevice } from "../lib/gpu/device.ts";
+import { type Gpu, type Launch, requestDevice } from "../lib/gpu/device.ts";
 import { median } from "../lib/experiment/stats.ts";
 import { type CaseId, type KernelCase, kernelCases, layerBuffers } from "./kernel_cases.ts";
 
 const FLAGS = {
   rounds: { type: "int", min: 1, default: 9, help: "interleaved measurements of every kernel" },
-  repeat: { type: "int", min: 1, default: 8, help: "launches per wait" },
+  repeat: { type: "int", min: 1, default: 8, help: "launches per measure" },
+  clock: {
+    type: "enum",
+    choices: ["device", "wall"],
+    default: "device",
+    help: "timestamp queries (wall clock where the adapter has none) or the wall clock",
+  },
   batches: { type: "string", default: "50,128", help: "batch sizes" },
 } as const;
 
@@ -82,6 +94,26 @@ async function time(gpu: Gpu, c: KernelCase, repeat: number, trip: number): Prom
   return (performance.now() - t0 - trip) / repeat;
 }
 
+/**
+ * One round on the device's clock: milliseconds per launch of each case
+ * (the sum of its captured launches' times), every case in one submission.
+ */
+async function deviceRound(
+  gpu: Gpu,
+  launches: ReadonlyMap<CaseId, Launch[]>,
+  repeat: number,
+): Promise<Map<CaseId, number>> {
+  const all = [...launches.values()].flat();
+  const ms = (await gpu.timeLaunches(all, repeat))!;
+  const out = new Map<CaseId, number>();
+  let i = 0;
+  for (const [id, ls] of launches) {
+    out.set(id, ms.slice(i, i + ls.length).reduce((s, t) => s + t, 0));
+    i += ls.length;
+  }
+  return out;
+}
+
 async function roundTrip(gpu: Gpu): Promise<number> {
   await gpu.sync();
   const t0 = performance.now();
@@ -96,8 +128,13 @@ await runMain(async () => {
   const gpu = await requestDevice({ label: "arbnet kernel ratios" });
   try {
     const layer = layerBuffers(gpu);
+    const onDevice = f.clock === "device" && gpu.timestamps;
+    const clock = onDevice
+      ? "timed on the device's clock (timestamp queries)"
+      : "timed by the wall clock, the round trip of a wait subtracted";
     console.log(
-      `adapter: ${gpu.adapter.description}; ${f.rounds} rounds, ${f.repeat} launches per wait\n`,
+      `adapter: ${gpu.adapter.description}; ${f.rounds} rounds, ${f.repeat} launches per ` +
+        `measure, ${clock}\n`,
     );
     console.log("| batch | kernel | ms per launch (median) |");
     console.log("| ---: | --- | ---: |");
@@ -106,9 +143,19 @@ await runMain(async () => {
       const cases = new Map((await kernelCases(gpu, layer, batch)).map((c) => [c.id, c]));
       const ms = new Map<CaseId, number[]>(TIMED.map((id) => [id, []]));
       for (const id of TIMED) await time(gpu, cases.get(id)!, 1, 0); // compile, warm
+      const launches = new Map<CaseId, Launch[]>();
+      if (onDevice) {
+        for (const id of TIMED) launches.set(id, await gpu.capture(cases.get(id)!.record));
+      }
       for (let r = 0; r < f.rounds; r++) {
-        const trip = median([await roundTrip(gpu), await roundTrip(gpu), await roundTrip(gpu)]);
-        for (const id of TIMED) ms.get(id)!.push(await time(gpu, cases.get(id)!, f.repeat, trip));
+        if (onDevice) {
+          for (const [id, t] of await deviceRound(gpu, launches, f.repeat)) ms.get(id)!.push(t);
+        } else {
+          const trip = median([await roundTrip(gpu), await roundTrip(gpu), await roundTrip(gpu)]);
+          for (const id of TIMED) {
+            ms.get(id)!.push(await time(gpu, cases.get(id)!, f.repeat, trip));
+          }
+        }
         Deno.stderr.writeSync(
           new TextEncoder().encode(`\rbatch ${batch}: round ${r + 1}/${f.rounds}`),
         );

@@ -149,10 +149,13 @@ function windowVariant(v: MatmulVariant): boolean {
 }
 
 /**
- * Version of the candidate list, part of every cache key: a cached choice
- * made among other candidates is measured again.
+ * Version of the candidate list and of how they are timed, part of every
+ * cache key: a cached choice made among other candidates, or by another
+ * clock, is measured again. 14: timed on the device's timestamps, where the
+ * wall clock had picked, for the b50 forward products, a 16×16 window tile
+ * that ran about 12% slower in the step than the 10×16 one.
  */
-const CANDIDATES_VERSION = 13;
+const CANDIDATES_VERSION = 14;
 
 /** One candidate's measured time. */
 export interface TuneResult {
@@ -214,11 +217,30 @@ export function tuneKey(gpu: Gpu, v: MatmulVariant, s: MatmulShape): string {
 }
 
 /**
- * Launches timed per wait: a wait for the GPU costs about 11 ms under Deno
- * 2.9 on lavapipe whatever the work, which would otherwise blur the
- * differences between tiles.
+ * Times a candidate is recorded in a row per measure: enough that a short
+ * kernel's time is not just its launch cost, few enough to keep tuning brief.
  */
-const LAUNCHES_PER_WAIT = 4;
+const LAUNCHES_PER_MEASURE = 4;
+
+/**
+ * One round of measures, in milliseconds per launch: on the device's own
+ * clock when it has timestamp queries, else by the wall clock around a wait.
+ * The fallback is coarse: a wait costs about 11 ms under Deno 2.9 on
+ * lavapipe whatever the work, and sleeps in 10 ms steps, so it blurs
+ * differences between tiles that the timestamps resolve.
+ */
+async function timeRound(gpu: Gpu, launches: readonly Launch[]): Promise<number[]> {
+  const onDevice = await gpu.timeLaunches(launches, LAUNCHES_PER_MEASURE);
+  if (onDevice) return onDevice;
+  const ms: number[] = [];
+  for (const launch of launches) {
+    const t0 = performance.now();
+    for (let n = 0; n < LAUNCHES_PER_MEASURE; n++) gpu.dispatch(launch);
+    await gpu.sync();
+    ms.push((performance.now() - t0) / LAUNCHES_PER_MEASURE);
+  }
+  return ms;
+}
 
 /**
  * Slot words spread over the table like a uniform hash's (a fixed
@@ -321,12 +343,8 @@ export async function tuneMatmul(
     // row: a shared VM's speed drifts within seconds, and a slow spell then
     // costs every candidate one round instead of one candidate all of them.
     for (let r = 0; r < repeats; r++) {
-      for (const [i, launch] of launches.entries()) {
-        const t0 = performance.now();
-        for (let n = 0; n < LAUNCHES_PER_WAIT; n++) gpu.dispatch(launch);
-        await gpu.sync();
-        results[i].ms = Math.min(results[i].ms, (performance.now() - t0) / LAUNCHES_PER_WAIT);
-      }
+      const ms = await timeRound(gpu, launches);
+      for (const [i, t] of ms.entries()) results[i].ms = Math.min(results[i].ms, t);
     }
   } finally {
     for (const launch of launches) gpu.releaseLaunch(launch);

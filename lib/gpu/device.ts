@@ -86,6 +86,9 @@ export interface BufferWindow {
   readonly size: number;
 }
 
+/** Launches per {@linkcode Gpu.timeLaunches} call: WebGPU caps a query set at 4096 queries. */
+const MAX_TIMED_LAUNCHES = 2048;
+
 // UNIFORM too: a matmul may read windows of any buffer as uniform buffers,
 // which lavapipe loads without a branch per lane (see matmul_window.wgsl).
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC |
@@ -123,8 +126,12 @@ export async function requestDevice(options: DeviceOptions = {}): Promise<Gpu> {
     );
   }
   const l = adapter.limits;
+  // Timestamps let the autotuner time kernels on the device itself: a wait
+  // under Deno costs about 11 ms whatever the work, which swamps a 1 ms kernel.
+  const timestamps = adapter.features.has("timestamp-query");
   const device = await adapter.requestDevice({
     label: options.label ?? "arbnet",
+    requiredFeatures: timestamps ? ["timestamp-query"] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
@@ -175,6 +182,7 @@ export class Gpu {
   };
   #destroyed = false;
   #error: string | null = null;
+  #captured: Launch[] | null = null;
 
   /** Wraps an existing device; most callers want {@linkcode requestDevice}. */
   constructor(device: GPUDevice, adapter: AdapterDescription) {
@@ -189,6 +197,15 @@ export class Gpu {
     device.addEventListener("uncapturederror", (e) => {
       this.#error ??= (e as GPUUncapturedErrorEvent).error?.message ?? "unknown GPU error";
     });
+  }
+
+  /**
+   * True when the device can time its own work with timestamp queries
+   * (the adapter offers `timestamp-query`), so {@linkcode Gpu.timeLaunches}
+   * measures instead of returning null.
+   */
+  get timestamps(): boolean {
+    return this.device.features.has("timestamp-query");
   }
 
   /** Device limits in force. */
@@ -414,8 +431,32 @@ export class Gpu {
     this.#pass = null;
   }
 
+  /**
+   * Runs `work` with its launches collected instead of recorded, and returns
+   * them in order, to time each with {@linkcode Gpu.timeLaunches}: a profile
+   * of a training step without editing it. Clears, copies and reads in
+   * `work` still run; they read results that the captured launches did not
+   * compute, so discard what `work` returns.
+   */
+  async capture(work: () => unknown): Promise<Launch[]> {
+    if (this.#captured) throw new ArbnetError("capture: already capturing on this Gpu");
+    const captured: Launch[] = [];
+    this.#captured = captured;
+    try {
+      await work();
+    } finally {
+      this.#captured = null;
+    }
+    return captured;
+  }
+
   /** Records a launch (and the launches in its `more`) into the open compute pass. */
   dispatch(launch: Launch): void {
+    if (this.#captured) this.#captured.push(launch);
+    else this.#record(launch);
+  }
+
+  #record(launch: Launch): void {
     const [x, y, z] = launch.workgroups;
     if (x > 0 && y > 0 && z > 0) {
       if (!this.#pass) this.#pass = this.#openEncoder().beginComputePass();
@@ -424,7 +465,7 @@ export class Gpu {
       this.#pass.dispatchWorkgroups(x, y, z);
       this.#stats.dispatches++;
     }
-    for (const next of launch.more ?? []) this.dispatch(next);
+    for (const next of launch.more ?? []) this.#record(next);
   }
 
   /** Records zero-filling a buffer (or its first `size` bytes). */
@@ -439,6 +480,65 @@ export class Gpu {
     const enc = this.#openEncoder();
     this.#endPass();
     enc.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  /**
+   * Device time of each launch in milliseconds: every launch is recorded
+   * `repeats` times in its own compute pass between two timestamp queries,
+   * all in one submission, and the pass time is divided by `repeats`. The
+   * measure holds no wait and no other launch, so it compares kernels to a
+   * few microseconds where wall-clock time around a wait would not. Returns
+   * null when the device lacks timestamp queries (see
+   * {@linkcode Gpu.timestamps}). Flushes recorded work first.
+   */
+  async timeLaunches(launches: readonly Launch[], repeats = 1): Promise<number[] | null> {
+    this.#check();
+    if (!this.timestamps) return null;
+    if (!Number.isInteger(repeats) || repeats < 1) {
+      throw new ArbnetError(`timeLaunches: repeats must be a positive integer, got ${repeats}`);
+    }
+    if (launches.length === 0) return [];
+    if (launches.length > MAX_TIMED_LAUNCHES) {
+      throw new ArbnetError(
+        `timeLaunches: at most ${MAX_TIMED_LAUNCHES} launches per call, got ${launches.length}`,
+      );
+    }
+    this.flush();
+    const count = 2 * launches.length;
+    const querySet = this.device.createQuerySet({
+      type: "timestamp",
+      count,
+      label: "arbnet timing",
+    });
+    const resolved = this.buffer(
+      count * 8,
+      "timestamps",
+      GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    );
+    try {
+      const enc = this.#openEncoder();
+      for (const [i, launch] of launches.entries()) {
+        this.#pass = enc.beginComputePass({
+          timestampWrites: {
+            querySet,
+            beginningOfPassWriteIndex: 2 * i,
+            endOfPassWriteIndex: 2 * i + 1,
+          },
+        });
+        for (let r = 0; r < repeats; r++) this.#record(launch);
+        this.#endPass();
+      }
+      enc.resolveQuerySet(querySet, 0, count, resolved, 0);
+      const ticks = new BigInt64Array(await this.readBytes(resolved));
+      // Nanoseconds by the spec; a driver may reorder or zero timestamps, and a
+      // negative span is clamped rather than passed on as a time.
+      return launches.map((_, i) =>
+        Math.max(0, Number(ticks[2 * i + 1] - ticks[2 * i])) / 1e6 / repeats
+      );
+    } finally {
+      querySet.destroy();
+      this.release(resolved);
+    }
   }
 
   /** Submits everything recorded so far as one command buffer. */

@@ -121,10 +121,15 @@ export const MATERIALIZE_MIN_ROWS = 32;
  * (window tiles, as the forward) instead of W by columns. For 1000×1000
  * weights on lavapipe the transpose took 0.7 ms and the product by rows
  * 3.0 instead of 5-6 ms at 64 rows, 5.0 instead of 7-8 at 96 and 6.3
- * instead of 9.5 at 128; at 50 rows the two ways came out even. Applies to
+ * instead of 9.5 at 128. At 50 rows the two ways came out even until the
+ * tuner timed tiles on the device's clock and picked faster window tiles:
+ * then, in device time, 1.5 + 4.8 ms against 7.3-7.5 (a VM in a slow
+ * spell), and 784-1000-1000-10 steps at batch 50 ran 8% (dense) and 3%
+ * (hashed) faster in interleaved A/B. Below 32 rows the fixed cost of the
+ * transpose outweighs a product that shrinks with the batch. Applies to
  * dense and materialised layers whose feature counts are multiples of 4.
  */
-export const TRANSPOSE_WEIGHTS_MIN_ROWS = 64;
+export const TRANSPOSE_WEIGHTS_MIN_ROWS = 32;
 
 /** Everything that decides a layer's slots: enough to rebuild it (checkpoints, logs). */
 export interface ArbLinearConfig {
