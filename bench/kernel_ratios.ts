@@ -16,8 +16,8 @@
  * of several launches (gather + dense) is the sum of its launches'. With
  * `--clock wall` each timing records `--repeat` launches and waits once, and
  * the round trip of an empty wait (about 11 ms under Deno 2.9, measured each
- * round) is subtracted: coarser, since the wait itself varies by
- * milliseconds. Prints a markdown table: median ms per launch, then the
+ * round) is subtracted: coarser, since that round trip is several times a
+ * kernel's time and its jitter lands in every measure. Prints a markdown table: median ms per launch, then the
  * median (lowest-highest) of the per-round ratios.
  *
  *   deno run -A bench/kernel_ratios.ts [--rounds 9] [--repeat 8] [--batches 50,128] [--clock device|wall]

@@ -153,7 +153,8 @@ function windowVariant(v: MatmulVariant): boolean {
  * cache key: a cached choice made among other candidates, or by another
  * clock, is measured again. 14: timed on the device's timestamps, where the
  * wall clock had picked, for the b50 forward products, a 16×16 window tile
- * that ran about 12% slower in the step than the 10×16 one.
+ * that the device clock times 20-30% slower than the 10×16 one (6.5-6.7
+ * against 5.1-5.5 ms for a step's two forward products).
  */
 const CANDIDATES_VERSION = 14;
 
@@ -226,8 +227,8 @@ const LAUNCHES_PER_MEASURE = 4;
  * One round of measures, in milliseconds per launch: on the device's own
  * clock when it has timestamp queries, else by the wall clock around a wait.
  * The fallback is coarse: a wait costs about 11 ms under Deno 2.9 on
- * lavapipe whatever the work, and sleeps in 10 ms steps, so it blurs
- * differences between tiles that the timestamps resolve.
+ * lavapipe whatever the work (Deno polls, then sleeps 10 ms), and its
+ * jitter blurs differences between tiles that the timestamps resolve.
  */
 async function timeRound(gpu: Gpu, launches: readonly Launch[]): Promise<number[]> {
   const onDevice = await gpu.timeLaunches(launches, LAUNCHES_PER_MEASURE);

@@ -436,7 +436,9 @@ export class Gpu {
    * them in order, to time each with {@linkcode Gpu.timeLaunches}: a profile
    * of a training step without editing it. Clears, copies and reads in
    * `work` still run; they read results that the captured launches did not
-   * compute, so discard what `work` returns.
+   * compute, so discard what `work` returns. Run `work` once before, so that
+   * nothing in it still compiles or tunes: the autotuner's own launches
+   * would be collected too.
    */
   async capture(work: () => unknown): Promise<Launch[]> {
     if (this.#captured) throw new ArbnetError("capture: already capturing on this Gpu");
