@@ -17,8 +17,9 @@
  * `--clock wall` each timing records `--repeat` launches and waits once, and
  * the round trip of an empty wait (about 11 ms under Deno 2.9, measured each
  * round) is subtracted: coarser, since that round trip is several times a
- * kernel's time and its jitter lands in every measure. Prints a markdown table: median ms per launch, then the
- * median (lowest-highest) of the per-round ratios.
+ * kernel's time and its jitter lands in every measure. Prints a markdown
+ * table: median ms per launch, then the median (lowest-highest) of the
+ * per-round ratios.
  *
  *   deno run -A bench/kernel_ratios.ts [--rounds 9] [--repeat 8] [--batches 50,128] [--clock device|wall]
  * @module

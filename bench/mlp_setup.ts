@@ -22,7 +22,7 @@ export interface MlpSetupOptions {
   batch: number;
   /** Passed to `buildMlp` (default `"auto"`). */
   deterministic?: boolean | "auto";
-  /** Passed to `buildMlp` (default `"auto"`: autotuned tiles). */
+  /** Passed to `buildMlp`: `"auto"` for autotuned tiles; omitted, its portable default. */
   tile?: "auto";
 }
 
