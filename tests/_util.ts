@@ -21,10 +21,18 @@ export function testGpu(): Promise<Gpu> {
   return shared;
 }
 
-/** `Deno.test` for GPU tests: the device outlives single tests, so resource sanitizers are off. */
-export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void>): void {
+/**
+ * `Deno.test` for GPU tests: the device outlives single tests, so resource
+ * sanitizers are off. `ignore` shows a test the adapter cannot run as ignored.
+ */
+export function gpuTest(
+  name: string,
+  fn: (gpu: Gpu) => Promise<void>,
+  { ignore = false }: { ignore?: boolean } = {},
+): void {
   Deno.test({
     name,
+    ignore,
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => fn(await testGpu()),

@@ -16,13 +16,7 @@ const timestamps = (await testGpu()).timestamps;
 
 /** A GPU test that needs timestamp queries. */
 function timedTest(name: string, fn: (gpu: Gpu) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore: !timestamps,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => fn(await testGpu()),
-  });
+  gpuTest(name, fn, { ignore: !timestamps });
 }
 
 /** A launch that adds `step` to each of the 64 words of `buf`. */
