@@ -201,11 +201,11 @@ await runMain(async () => {
   );
   if (f.tile === "auto") {
     console.error(
-      "matmul tiles: autotuned at the first step for shapes this adapter has not seen " +
-        `(about 1.5 min on a CPU adapter with cold caches; cached in ${
+      "matmul tiles: autotuned at the first step for shapes this adapter has not seen (a " +
+        "minute or more on a CPU adapter with cold caches), unless the library ships a choice " +
+        `for them (it does for this run's defaults on Mesa 25 lavapipe); cached in ${
           tuneCachePath() ?? "memory"
-        }; ` +
-        "--tile default skips it)",
+        }; --tile default skips it`,
     );
   }
 

@@ -92,11 +92,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> weight: array<T>;
 @group(0) @binding(3) var<storage, read_write> velocity: array<T>;
 fn apply(i: u32) {
-  let g = grad[i] + params.weight_decay * weight[i];
+  // One load of the weight: the store to velocity between its two uses
+  // could alias it for the compiler, which would then load it twice.
+  let w0 = weight[i];
+  let g = grad[i] + params.weight_decay * w0;
   let v = params.momentum * velocity[i] + g;
   velocity[i] = v;
   let step = select(v, g + params.momentum * v, params.nesterov != 0u);
-  let w = weight[i] - params.lr * step;
+  let w = w0 - params.lr * step;
   weight[i] = w;
   watch(w);
 }
@@ -120,14 +123,16 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> m1: array<T>;
 @group(0) @binding(4) var<storage, read_write> m2: array<T>;
 fn apply(i: u32) {
-  let g = grad[i] + params.weight_decay * weight[i];
+  // One load of the weight, as in sgd.
+  let w0 = weight[i];
+  let g = grad[i] + params.weight_decay * w0;
   let m = params.beta1 * m1[i] + (1.0 - params.beta1) * g;
   let v = params.beta2 * m2[i] + (1.0 - params.beta2) * g * g;
   m1[i] = m;
   m2[i] = v;
   let m_hat = m / params.correction1;
   let v_hat = v / params.correction2;
-  let w = weight[i] - params.lr * m_hat / (sqrt(v_hat) + params.eps);
+  let w = w0 - params.lr * m_hat / (sqrt(v_hat) + params.eps);
   weight[i] = w;
   watch(w);
 }

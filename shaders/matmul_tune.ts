@@ -10,6 +10,7 @@
  */
 
 import type { Gpu, Launch } from "../lib/gpu/device.ts";
+import { KNOWN_TILES, KNOWN_TILES_VERSION } from "./matmul_known_tiles.ts";
 import {
   DEFAULT_TILE,
   matmulFlops,
@@ -156,7 +157,7 @@ function windowVariant(v: MatmulVariant): boolean {
  * that the device clock times 20-30% slower than the 10×16 one (6.5-6.7
  * against 5.1-5.5 ms for a step's two forward products).
  */
-const CANDIDATES_VERSION = 14;
+export const CANDIDATES_VERSION = 14;
 
 /** One candidate's measured time. */
 export interface TuneResult {
@@ -215,6 +216,38 @@ function saveFile(): void {
 export function tuneKey(gpu: Gpu, v: MatmulVariant, s: MatmulShape): string {
   const { tile: _tile, ...variant } = v;
   return JSON.stringify([gpu.adapter.description, variant, s.M, s.N, s.K, CANDIDATES_VERSION]);
+}
+
+/**
+ * The key of a shipped choice ({@linkcode KNOWN_TILES}): adapter, variant
+ * with its fields in a fixed order (a cache file's JSON and a literal may
+ * list them differently), and shape.
+ */
+export function knownTileKey(
+  adapter: string,
+  v: Omit<MatmulVariant, "tile">,
+  shape: readonly [number, number, number],
+): string {
+  const fields = Object.keys(v).filter((k) => k !== "tile").sort();
+  const variant = fields.map((k) => [k, v[k as keyof typeof v]]);
+  return JSON.stringify([adapter, variant, ...shape]);
+}
+
+let known: Map<string, Tile> | null = null;
+
+/**
+ * The shipped choice for a variant and shape on this adapter, or null: none
+ * shipped, shipped under another candidate list, or `ARBNET_TUNE_KNOWN=off`.
+ */
+export function knownTile(gpu: Gpu, v: MatmulVariant, s: MatmulShape): Tile | null {
+  if (KNOWN_TILES_VERSION !== CANDIDATES_VERSION) return null;
+  try {
+    if (Deno.env.get("ARBNET_TUNE_KNOWN") === "off") return null;
+  } catch {
+    // no env permission: the shipped choices apply
+  }
+  known ??= new Map(KNOWN_TILES.map((k) => [knownTileKey(k.adapter, k.variant, k.shape), k.tile]));
+  return known.get(knownTileKey(gpu.adapter.description, v, [s.M, s.N, s.K])) ?? null;
 }
 
 /**
@@ -355,8 +388,9 @@ export async function tuneMatmul(
 }
 
 /**
- * The tile to use for a variant and shape: a cached choice for this adapter,
- * else (when `tune`) the tuner's, else {@linkcode DEFAULT_TILE}.
+ * The tile to use for a variant and shape: {@linkcode DEFAULT_TILE} when not
+ * `tune`, else a cached choice for this adapter, else a shipped one
+ * ({@linkcode knownTile}), else the tuner's (then cached).
  */
 export async function chooseTile(
   gpu: Gpu,
@@ -367,7 +401,7 @@ export async function chooseTile(
   if (!tune) return DEFAULT_TILE;
   loadFile();
   const key = tuneKey(gpu, v, s);
-  const cached = memory.get(key);
+  const cached = memory.get(key) ?? knownTile(gpu, v, s);
   if (cached) return cached;
   // Five rounds: with three, a slow spell on a shared VM picked a tile 1.3×
   // slower than the best for the b50 input gradient in one of our runs.

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { gpuTest } from "./_util.ts";
 import {
+  CANDIDATES_VERSION,
   chooseTile,
   CPU_TILE_CANDIDATES,
   GPU_TILE_CANDIDATES,
+  knownTile,
+  knownTileKey,
   SMALL_PRODUCT_FLOPS,
   SMALL_TILE_OUTPUTS,
   TILE_CANDIDATES,
@@ -11,7 +14,14 @@ import {
   tuneKey,
   tuneMatmul,
 } from "../shaders/matmul_tune.ts";
-import { DEFAULT_TILE, matmulFlops, type MatmulVariant } from "../shaders/matmul.ts";
+import {
+  DEFAULT_TILE,
+  matmulFlops,
+  type MatmulShape,
+  type MatmulVariant,
+  windowMisfit,
+} from "../shaders/matmul.ts";
+import { KNOWN_TILES, KNOWN_TILES_VERSION } from "../shaders/matmul_known_tiles.ts";
 
 const V: MatmulVariant = { a: "rows", weights: "hashed", b: "rows", store: "bias" };
 const S = { M: 5, N: 37, K: 11, zeroSlot: 9 };
@@ -113,5 +123,54 @@ gpuTest(
     // N = 18: window tiles read B's rows as vec4s.
     const misfit = await tuneMatmul(gpu, forward, { M: 12, N: 18, K: 64 }, candidates, 1);
     assert.deepEqual(misfit.map((r) => r.tile), [DEFAULT_TILE]);
+  },
+);
+
+// The shipped choices (matmul_known_tiles.ts) are dead weight once the
+// candidate list moves on: a version bump must regenerate them.
+Deno.test("the shipped tile choices were made among the current candidates", () => {
+  assert.equal(KNOWN_TILES_VERSION, CANDIDATES_VERSION, "run scripts/gen_known_tiles.ts");
+  const keys = new Set<string>();
+  for (const k of KNOWN_TILES) {
+    const what = JSON.stringify(k);
+    const [M, N, K] = k.shape;
+    const shape: MatmulShape = { M, N, K };
+    const v: MatmulVariant = { ...k.variant };
+    const candidates = tileCandidates(v, { isFallbackAdapter: /llvmpipe/.test(k.adapter) }, shape);
+    assert.ok(candidates.some((t) => JSON.stringify(t) === JSON.stringify(k.tile)), what);
+    // Lavapipe's uniform-binding limits (64 KiB, 32-byte offsets).
+    const limits = { maxUniformBufferBindingSize: 65536, minUniformBufferOffsetAlignment: 32 };
+    if (k.tile.window) assert.equal(windowMisfit(v, shape, k.tile, limits), null, what);
+    const key = knownTileKey(k.adapter, k.variant, k.shape);
+    assert.ok(!keys.has(key), `listed twice: ${what}`);
+    keys.add(key);
+  }
+});
+
+gpuTest(
+  "chooseTile takes a shipped choice where its cache has none, unless told not to",
+  async (gpu) => {
+    const dir = await Deno.makeTempDir();
+    Deno.env.set("ARBNET_TUNE_CACHE", `${dir}/tiles.json`);
+    const k = KNOWN_TILES.find((k) => k.adapter === gpu.adapter.description);
+    try {
+      // A shape shipped for no adapter is tuned.
+      assert.equal(knownTile(gpu, V, S), null);
+      if (!k) return; // not an adapter we shipped choices for
+      const [M, N, K] = k.shape;
+      const v: MatmulVariant = { ...k.variant };
+      const before = gpu.stats.pipelinesCompiled;
+      assert.deepEqual(await chooseTile(gpu, v, { M, N, K }), k.tile);
+      assert.equal(gpu.stats.pipelinesCompiled, before, "nothing compiled or timed");
+      // Field order does not matter: a variant from a cache file lists them otherwise.
+      const reordered = Object.fromEntries(Object.entries(v).reverse()) as MatmulVariant;
+      assert.deepEqual(knownTile(gpu, reordered, { M, N, K }), k.tile);
+      Deno.env.set("ARBNET_TUNE_KNOWN", "off");
+      assert.equal(knownTile(gpu, v, { M, N, K }), null);
+    } finally {
+      Deno.env.delete("ARBNET_TUNE_CACHE");
+      Deno.env.delete("ARBNET_TUNE_KNOWN");
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 );
