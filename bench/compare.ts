@@ -24,7 +24,7 @@
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
 import { median } from "../lib/experiment/stats.ts";
-import { mlpSetup } from "./mlp_setup.ts";
+import { mlpSetup, pipelinedStepMs, warmUp } from "./mlp_setup.ts";
 import { runTfjsPeer } from "./peers/mod.ts";
 
 const FLAGS = {
@@ -60,26 +60,16 @@ async function ours(
 ): Promise<StepTimes> {
   const gpu = await requestDevice();
   try {
-    const { trainer, x, y } = mlpSetup(gpu, {
-      layers: LAYERS,
-      network: mode,
-      batch,
-      deterministic,
-      tile,
-    });
-    for (let i = 0; i < warmup; i++) await trainer.step(x, y);
-    await gpu.sync();
+    const setup = mlpSetup(gpu, { layers: LAYERS, network: mode, batch, deterministic, tile });
+    await warmUp(gpu, setup, warmup);
     const times: number[] = [];
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
-      await trainer.step(x, y);
+      await setup.trainer.step(setup.x, setup.y);
       await gpu.sync(); // a step is done when the device is done, as for the peer
       times.push(performance.now() - t0);
     }
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) await trainer.step(x, y);
-    await gpu.sync();
-    return { waited: median(times), pipelined: (performance.now() - t0) / steps };
+    return { waited: median(times), pipelined: await pipelinedStepMs(gpu, setup, steps) };
   } finally {
     gpu.destroy();
   }

@@ -56,3 +56,21 @@ export function mlpSetup(gpu: Gpu, o: MlpSetupOptions): MlpSetup {
   const y = Uint32Array.from({ length: o.batch }, () => rng.int(classes));
   return { trainer, x, y };
 }
+
+/** Steps `n` times untimed (the first compiles and tunes), then waits for the device. */
+export async function warmUp(gpu: Gpu, s: MlpSetup, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await s.trainer.step(s.x, s.y);
+  await gpu.sync();
+}
+
+/**
+ * Milliseconds per step of `steps` steps recorded back to back with one
+ * wait at the end: the pipelined step, as `fit` trains between metric
+ * reads (a wait costs about 11 ms under Deno whatever the work).
+ */
+export async function pipelinedStepMs(gpu: Gpu, s: MlpSetup, steps: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await s.trainer.step(s.x, s.y);
+  await gpu.sync();
+  return (performance.now() - t0) / steps;
+}

@@ -23,7 +23,7 @@ import { parseFlags, runMain } from "../lib/cli.ts";
 import { ArbnetError } from "../lib/errors.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
 import { median } from "../lib/experiment/stats.ts";
-import { mlpSetup } from "./mlp_setup.ts";
+import { mlpSetup, pipelinedStepMs, warmUp } from "./mlp_setup.ts";
 
 const FLAGS = {
   network: { type: "enum", choices: ["hashed", "dense"], default: "hashed", help: "layers" },
@@ -46,21 +46,17 @@ await runMain(async () => {
           "cannot be timed on it one by one; bench/compare.ts times whole steps",
       );
     }
-    const { trainer, x, y } = mlpSetup(gpu, {
+    const setup = mlpSetup(gpu, {
       layers: LAYERS,
       network: f.network as "hashed" | "dense",
       batch: f.batch,
       tile: "auto",
     });
     console.error("compiling and tuning (cached after the first run)...");
-    for (let i = 0; i < 3; i++) await trainer.step(x, y);
-    await gpu.sync();
+    await warmUp(gpu, setup, 3);
+    const pipelined = await pipelinedStepMs(gpu, setup, f.steps);
 
-    const t0 = performance.now();
-    for (let i = 0; i < f.steps; i++) await trainer.step(x, y);
-    await gpu.sync();
-    const pipelined = (performance.now() - t0) / f.steps;
-
+    const { trainer, x, y } = setup;
     const launches = await gpu.capture(() => trainer.step(x, y));
     const measures: number[][] = launches.map(() => []);
     for (let r = 0; r < f.rounds; r++) {
