@@ -3,7 +3,9 @@
  * tiles for one variant and shape on this adapter, keeps the fastest, and
  * caches the choice per adapter description (in memory, and in a JSON file
  * when the process may read and write it). CPU adapters (lavapipe) and GPUs
- * want very different tiles; measuring beats guessing.
+ * want very different tiles; measuring beats guessing. Choices it made on
+ * adapters we ran ship in `matmul_known_tiles.ts`, so a fresh machine with
+ * such an adapter compiles only the winners for those shapes.
  *
  * Layer: kernels; imports `lib/gpu` only.
  * @module
@@ -228,8 +230,9 @@ export function knownTileKey(
   v: Omit<MatmulVariant, "tile">,
   shape: readonly [number, number, number],
 ): string {
-  const fields = Object.keys(v).filter((k) => k !== "tile").sort();
-  const variant = fields.map((k) => [k, v[k as keyof typeof v]]);
+  const value = (k: string) => v[k as keyof typeof v];
+  const fields = Object.keys(v).filter((k) => k !== "tile" && value(k) !== undefined).sort();
+  const variant = fields.map((k) => [k, value(k)]);
   return JSON.stringify([adapter, variant, ...shape]);
 }
 

@@ -165,6 +165,8 @@ gpuTest(
       // Field order does not matter: a variant from a cache file lists them otherwise.
       const reordered = Object.fromEntries(Object.entries(v).reverse()) as MatmulVariant;
       assert.deepEqual(knownTile(gpu, reordered, { M, N, K }), k.tile);
+      // Nor does a field present but undefined (a variant spread from options).
+      assert.deepEqual(knownTile(gpu, { ...v, slots: undefined }, { M, N, K }), k.tile);
       Deno.env.set("ARBNET_TUNE_KNOWN", "off");
       assert.equal(knownTile(gpu, v, { M, N, K }), null);
     } finally {
