@@ -26,7 +26,7 @@ import { chooseTile } from "../shaders/matmul_tune.ts";
 import { hashes } from "../lib/hash/mod.ts";
 import { packSlotWords, TRANSPOSE_WEIGHTS_MIN_ROWS } from "../lib/nn/mod.ts";
 import { inverseIndex } from "../lib/nn/inverse_index.ts";
-import { elementwiseLaunch, transposeLaunch } from "../shaders/elementwise.ts";
+import { elementwiseLaunch, segmentSumLaunch, transposeLaunch } from "../shaders/elementwise.ts";
 import { mlpSetup } from "./mlp_setup.ts";
 import { Rng } from "../lib/util/random.ts";
 
@@ -204,11 +204,11 @@ export async function kernelCases(
     slots: layer.ranks,
     c: layer.entries,
   });
-  const segmentSum = (await elementwiseLaunch(gpu, "segment_sum", K, {
-    g: layer.entries,
-    offsets: layer.offsets,
-    grad,
-  })).launch;
+  const segmentSum = await segmentSumLaunch(
+    gpu,
+    { entries: layer.entries, offsets: layer.offsets, grad },
+    K,
+  );
 
   const { trainer, x: bx, y: by } = mlpSetup(gpu, {
     layers: [784, 1000, 10],

@@ -85,7 +85,7 @@ export const ELEMENTWISE_OPS = {
       ["correction2", "f32"],
     ],
   },
-  segment_sum: { buffers: ["g", "offsets", "grad"], params: [] },
+  segment_sum: { buffers: ["g", "offsets", "grad"], params: [["slots", "u32"]] },
   transpose: {
     buffers: ["x", "xt"],
     params: [["rows", "u32"], ["features", "u32"], ["stride", "u32"]],
@@ -236,6 +236,30 @@ export async function elementwiseLaunch(
     setParams: (v) =>
       gpu.write(uniform, new Uint8Array(elementwiseUniform(name, count, v)), 0, false),
   };
+}
+
+/** Slots each `segment_sum` invocation sums (elementwise_ops.wgsl explains why four). */
+export const SEGMENT_SUM_SLOTS = 4;
+
+/**
+ * Binds the per-slot sum of the deterministic table gradient (oracle
+ * `segmentSumRef`): `grad[k]` for the `slots` slots of the CSR `offsets`
+ * (`slots + 1` words) over the `entries` the permuted store wrote, allocated
+ * in whole vec4s.
+ */
+export async function segmentSumLaunch(
+  gpu: Gpu,
+  buffers: { entries: GPUBuffer; offsets: GPUBuffer; grad: GPUBuffer },
+  slots: number,
+): Promise<Launch> {
+  const { launch } = await elementwiseLaunch(
+    gpu,
+    "segment_sum",
+    Math.ceil(slots / SEGMENT_SUM_SLOTS),
+    { g: buffers.entries, offsets: buffers.offsets, grad: buffers.grad },
+    { slots },
+  );
+  return launch;
 }
 
 /**

@@ -138,34 +138,62 @@ fn apply(i: u32) {
 }
 
 // @piece segment_sum
-// Deterministic table gradient, second half, one invocation per slot k:
-// grad[k] = Σ g[e] over the entries e of slot k in the inverse index (CSR
-// `offsets`), which matmul's store_permuted filled with ξ(p)·(Xᵀ·dY)[p] in
-// ascending position p. No atomics and a fixed order: the same inputs give
-// the same bits. Entries are read as the aligned vec4s that cover the slot's
-// range, the words outside it added as zeros, still in entry order: one
-// load per four entries (lavapipe loads storage lane by lane; measured N×
-// faster than one entry per load).
+// Deterministic table gradient, second half: grad[k] = Σ g[e] over the
+// entries e of slot k in the inverse index (CSR `offsets`), which matmul's
+// store_permuted filled with ξ(p)·(Xᵀ·dY)[p] in ascending position p. No
+// atomics and a fixed order: the same inputs give the same bits. Entries are
+// read as aligned vec4s, the words outside a slot's range added to its sum
+// as zeros, still in entry order (lavapipe loads storage lane by lane: one
+// load per four entries). Invocation i sums the four slots from 4i in one
+// pass over their entries, which lie together: a lane's trip count is then
+// the run of four slots, which varies less from lane to lane than one
+// slot's (neighbouring lanes wait for the longest), and the boundaries cost
+// five loads instead of eight. Measured 0.85-0.9x the time of one slot per
+// invocation on the 784x1000 layer's 98k slots (uniform hash), the same with
+// a Dirichlet hash of alpha 0.1. n = ceil(slots / 4).
 struct Params {
   n: u32,
+  slots: u32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> offsets: array<u32>;
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;
-fn apply(k: u32) {
-  let lo = offsets[k];
-  let hi = offsets[k + 1u];
-  var sum = 0.0;
-  for (var q = lo / 4u; q * 4u < hi; q++) {
+// sum plus the entries e of the vec4 v that lie in [lo, hi), in order.
+fn add_range(sum: f32, v: vec4<f32>, e: vec4<u32>, lo: u32, hi: u32) -> f32 {
+  let w = select(vec4<f32>(0.0), v, (e >= vec4<u32>(lo)) & (e < vec4<u32>(hi)));
+  return sum + w.x + w.y + w.z + w.w;
+}
+fn apply(i: u32) {
+  let k = 4u * i;
+  // Slots past the last have empty ranges at its end.
+  let b0 = offsets[k];
+  let b1 = offsets[min(k + 1u, params.slots)];
+  let b2 = offsets[min(k + 2u, params.slots)];
+  let b3 = offsets[min(k + 3u, params.slots)];
+  let b4 = offsets[min(k + 4u, params.slots)];
+  var s0 = 0.0;
+  var s1 = 0.0;
+  var s2 = 0.0;
+  var s3 = 0.0;
+  for (var q = b0 / 4u; q * 4u < b4; q++) {
     let e = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
-    let v = select(vec4<f32>(0.0), g[q], (e >= vec4<u32>(lo)) & (e < vec4<u32>(hi)));
-    sum = sum + v.x;
-    sum = sum + v.y;
-    sum = sum + v.z;
-    sum = sum + v.w;
+    let v = g[q];
+    s0 = add_range(s0, v, e, b0, b1);
+    s1 = add_range(s1, v, e, b1, b2);
+    s2 = add_range(s2, v, e, b2, b3);
+    s3 = add_range(s3, v, e, b3, b4);
   }
-  grad[k] = sum;
+  grad[k] = s0;
+  if (k + 1u < params.slots) {
+    grad[k + 1u] = s1;
+  }
+  if (k + 2u < params.slots) {
+    grad[k + 2u] = s2;
+  }
+  if (k + 3u < params.slots) {
+    grad[k + 3u] = s3;
+  }
 }
 
 // @piece gather_weights

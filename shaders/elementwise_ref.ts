@@ -100,6 +100,8 @@ export function permuteRef(g: Float32Array, positions: Uint32Array): Float32Arra
  * `segment_sum`: grad[k] = Σ entries of slot k, in entry order (float32
  * sums), over the aligned groups of four entries that cover the slot's
  * range, the entries outside it added as zeros (as the kernel reads vec4s).
+ * The kernel adds zeros over its four slots' groups too; a float32 sum from
+ * +0 is never −0, so adding +0 to it changes no bit.
  */
 export function segmentSumRef(entries: Float32Array, offsets: Uint32Array): Float32Array {
   const slots = offsets.length - 1;

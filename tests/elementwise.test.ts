@@ -3,6 +3,7 @@ import {
   elementwiseGrid,
   elementwiseLaunch,
   elementwiseWidth,
+  segmentSumLaunch,
   transposeLaunch,
 } from "../shaders/elementwise.ts";
 import {
@@ -155,10 +156,16 @@ Deno.test("elementwise grid spills into y beyond the per-dimension limit", () =>
 });
 
 gpuTest("segment_sum (deterministic table gradient) matches the CPU reference", async (gpu) => {
-  // Slots of 0 to ~30 entries, ranges starting and ending at every offset mod 4.
-  for (const [positions, slots] of [[1, 1], [37 * 113, 50], [1000, 7], [5000, 4999], [301, 97]]) {
+  // Slots of 0 to ~30 entries, ranges starting and ending at every offset mod 4;
+  // slot counts of every residue mod 4 (an invocation sums four slots); and
+  // a skewed hash (u⁴: a few slots hold most entries, runs of empty ones).
+  const cases = [[1, 1], [37 * 113, 50], [1000, 7], [5000, 4999], [301, 97], [3001, 203, 4]];
+  for (const [positions, slots, skew = 1] of cases) {
     const rng = new Rng(positions);
-    const indices = Uint32Array.from({ length: positions }, () => rng.int(slots + 1));
+    const indices = Uint32Array.from(
+      { length: positions },
+      () => Math.min(slots, Math.floor(rng.next() ** skew * (slots + 1))),
+    );
     const signs = Int8Array.from({ length: positions }, () => (rng.next() < 0.5 ? -1 : 1));
     const inv = inverseIndex(indices, signs, slots);
     const g = randomF32(positions, slots);
@@ -166,12 +173,11 @@ gpuTest("segment_sum (deterministic table gradient) matches the CPU reference", 
     const entries = permuteRef(g, inv.positions);
     const bufs = {
       // Whole vec4s, as ArbLinear allocates them.
-      g: gpu.upload(padToVec4(entries), "entries"),
+      entries: gpu.upload(padToVec4(entries), "entries"),
       offsets: gpu.upload(inv.offsets, "offsets"),
       grad: gpu.buffer(slots * 4, "grad"),
     };
-    const { launch } = await elementwiseLaunch(gpu, "segment_sum", slots, bufs);
-    gpu.dispatch(launch);
+    gpu.dispatch(await segmentSumLaunch(gpu, bufs, slots));
     const got = await gpu.readF32(bufs.grad, slots);
     assert.deepEqual(got, segmentSumRef(entries, inv.offsets));
     // and it is the table gradient: Σ over positions of the slot, signed

@@ -31,7 +31,7 @@ import {
 import { chooseTile } from "../../shaders/matmul_tune.ts";
 import { inverseIndex } from "./inverse_index.ts";
 import { biasGradLaunch } from "../../shaders/bias_grad.ts";
-import { elementwiseLaunch, transposeLaunch } from "../../shaders/elementwise.ts";
+import { elementwiseLaunch, segmentSumLaunch, transposeLaunch } from "../../shaders/elementwise.ts";
 import {
   type Activation,
   activationBytes,
@@ -519,11 +519,11 @@ export class ArbLinear extends Module {
         : { a, b: dPre, ...slots, c: this.table.grad },
     );
     const segmentSum = inverse
-      ? (await elementwiseLaunch(gpu, "segment_sum", c.tableSize, {
-        g: entries!,
-        offsets: inverse.offsets,
-        grad: this.table.grad,
-      })).launch
+      ? await segmentSumLaunch(
+        gpu,
+        { entries: entries!, offsets: inverse.offsets, grad: this.table.grad },
+        c.tableSize,
+      )
       : null;
     const biasGrad = this.bias
       ? await biasGradLaunch(gpu, rows, c.outFeatures, dPre, this.bias.grad)
