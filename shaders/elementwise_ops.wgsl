@@ -149,9 +149,10 @@ fn apply(i: u32) {
 // the run of four slots, which varies less from lane to lane than one
 // slot's (neighbouring lanes wait for the longest), and the boundaries cost
 // five loads instead of eight. On the 784x1000 layer's 98k slots (uniform
-// hash) it took 0.71x the time of one slot per invocation inside the
-// kernel bench's table gradient (b50 and b128, device clock), 0.85-0.9x
-// alone; the same with a Dirichlet hash of alpha 0.1. n = ceil(slots / 4).
+// hash) it took 0.71x the time of one slot per invocation in the kernel
+// bench's table gradient (b50 and b128, device clock, 8 launches in a row)
+// and 0.85-0.95x inside a training step (each launch once); the same with a
+// Dirichlet hash of alpha 0.1. n = ceil(slots / 4).
 struct Params {
   n: u32,
   slots: u32,
