@@ -238,7 +238,10 @@ export async function elementwiseLaunch(
   };
 }
 
-/** Slots each `segment_sum` invocation sums (elementwise_ops.wgsl explains why four). */
+/**
+ * Slots each `segment_sum` invocation sums: its piece in elementwise_ops.wgsl
+ * is written for four, and says why.
+ */
 export const SEGMENT_SUM_SLOTS = 4;
 
 /**

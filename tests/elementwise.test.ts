@@ -159,7 +159,7 @@ gpuTest("segment_sum (deterministic table gradient) matches the CPU reference", 
   // Slots of 0 to ~30 entries, ranges starting and ending at every offset mod 4;
   // slot counts of every residue mod 4 (an invocation sums four slots); and
   // a skewed hash (u⁴: a few slots hold most entries, runs of empty ones).
-  const cases = [[1, 1], [37 * 113, 50], [1000, 7], [5000, 4999], [301, 97], [3001, 203, 4]];
+  const cases = [[1, 1], [37 * 113, 50], [1000, 7], [5000, 4999], [301, 97], [3001, 204, 4]];
   for (const [positions, slots, skew = 1] of cases) {
     const rng = new Rng(positions);
     const indices = Uint32Array.from(
