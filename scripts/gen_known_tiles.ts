@@ -12,8 +12,8 @@
  */
 
 import { KNOWN_TILES, type KnownTile } from "../shaders/matmul_known_tiles.ts";
-import { CANDIDATES_VERSION, knownTileKey } from "../shaders/matmul_tune.ts";
-import type { MatmulVariant, Tile } from "../shaders/matmul.ts";
+import { CANDIDATES_VERSION, knownTileKey, parseTuneKey } from "../shaders/matmul_tune.ts";
+import type { Tile } from "../shaders/matmul.ts";
 
 if (Deno.args.length === 0) {
   console.error("usage: gen_known_tiles.ts TILES.json... (tile caches the tuner wrote)");
@@ -26,19 +26,12 @@ let taken = 0, stale = 0;
 for (const path of Deno.args) {
   const cache = JSON.parse(await Deno.readTextFile(path)) as Record<string, Tile>;
   for (const [key, tile] of Object.entries(cache)) {
-    const [adapter, variant, M, N, K, version] = JSON.parse(key) as [
-      string,
-      MatmulVariant,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const { adapter, variant, shape, version } = parseTuneKey(key);
     if (version !== CANDIDATES_VERSION) {
       stale++;
       continue;
     }
-    add({ adapter, variant, shape: [M, N, K], tile });
+    add({ adapter, variant, shape, tile });
     taken++;
   }
 }

@@ -220,6 +220,24 @@ export function tuneKey(gpu: Gpu, v: MatmulVariant, s: MatmulShape): string {
   return JSON.stringify([gpu.adapter.description, variant, s.M, s.N, s.K, CANDIDATES_VERSION]);
 }
 
+/** What a cache key ({@linkcode tuneKey}) names, with the candidate version it was made under. */
+export interface TuneKeyParts {
+  /** Adapter description. */
+  adapter: string;
+  /** The variant, without its tile. */
+  variant: Omit<MatmulVariant, "tile">;
+  /** M, N, K. */
+  shape: [number, number, number];
+  /** {@linkcode CANDIDATES_VERSION} when the choice was made. */
+  version: number;
+}
+
+/** Reads a cache key back (`scripts/gen_known_tiles.ts` turns cache files into shipped choices). */
+export function parseTuneKey(key: string): TuneKeyParts {
+  const [adapter, variant, M, N, K, version] = JSON.parse(key);
+  return { adapter, variant, shape: [M, N, K], version };
+}
+
 /**
  * The key of a shipped choice ({@linkcode KNOWN_TILES}): adapter, variant
  * with its fields in a fixed order (a cache file's JSON and a literal may

@@ -27,7 +27,7 @@ export function testGpu(): Promise<Gpu> {
  */
 export function gpuTest(
   name: string,
-  fn: (gpu: Gpu) => Promise<void>,
+  fn: (gpu: Gpu) => void | Promise<void>,
   { ignore = false }: { ignore?: boolean } = {},
 ): void {
   Deno.test({
@@ -35,7 +35,7 @@ export function gpuTest(
     ignore,
     sanitizeOps: false,
     sanitizeResources: false,
-    fn: async () => fn(await testGpu()),
+    fn: async () => await fn(await testGpu()),
   });
 }
 

@@ -7,6 +7,7 @@ import {
   GPU_TILE_CANDIDATES,
   knownTile,
   knownTileKey,
+  parseTuneKey,
   SMALL_PRODUCT_FLOPS,
   SMALL_TILE_OUTPUTS,
   TILE_CANDIDATES,
@@ -31,6 +32,16 @@ gpuTest("the tuner times every candidate and returns them fastest first", async 
   assert.equal(results.length, 3);
   for (let i = 1; i < results.length; i++) assert.ok(results[i - 1].ms <= results[i].ms);
   assert.ok(results.every((r) => r.ms > 0 && Number.isFinite(r.ms)));
+});
+
+gpuTest("parseTuneKey reads back what tuneKey wrote", (gpu) => {
+  const v: MatmulVariant = { ...V, tile: DEFAULT_TILE };
+  assert.deepEqual(parseTuneKey(tuneKey(gpu, v, { M: 7, N: 12, K: 5 })), {
+    adapter: gpu.adapter.description,
+    variant: V,
+    shape: [7, 12, 5],
+    version: CANDIDATES_VERSION,
+  });
 });
 
 gpuTest("chooseTile caches its choice per adapter, variant and shape in a file", async (gpu) => {
