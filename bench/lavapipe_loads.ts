@@ -16,7 +16,7 @@
  * Every variant is checked against the CPU oracle first, then the variants
  * are timed in interleaved rounds (a shared VM drifts), 16 launches per wait,
  * the round trip subtracted; medians are printed. What it measured is in
- * README.md's performance section.
+ * docs/performance.md ("Window tiles").
  *
  *   deno run -A bench/lavapipe_loads.ts [--m 50] [--k 784] [--n 1000] [--rounds 7]
  * @module
