@@ -30,10 +30,12 @@ import { matmulRef } from "../shaders/matmul_ref.ts";
 import { chooseTile } from "../shaders/matmul_tune.ts";
 
 const FLAGS = {
-  m: { type: "int", min: 1, default: 50, help: "rows of X (the batch)" },
+  // Every row is an accumulator of every invocation, so the code (and
+  // lavapipe's compile time) grows with the batch: small batches only.
+  m: { type: "int", min: 1, max: 64, default: 50, help: "rows of X (the batch)" },
   k: { type: "int", min: 4, default: 784, help: "inner dimension (input features)" },
   n: { type: "int", min: 4, default: 1000, help: "columns (output features, a multiple of 4)" },
-  tn4: { type: "int", min: 1, default: 2, help: "vec4 columns per invocation" },
+  tn4: { type: "int", min: 1, max: 4, default: 2, help: "vec4 columns per invocation" },
   rounds: { type: "int", min: 1, default: 9, help: "timed rounds over all variants" },
 } as const;
 
