@@ -28,6 +28,7 @@ import { elementwiseLaunch, transposeLaunch } from "../shaders/elementwise.ts";
 import { matmulLaunch, type MatmulVariant, windowRows } from "../shaders/matmul.ts";
 import { matmulRef } from "../shaders/matmul_ref.ts";
 import { chooseTile } from "../shaders/matmul_tune.ts";
+import { medianRange } from "./format.ts";
 
 const FLAGS = {
   // Every row is an accumulator of every invocation, so the code (and
@@ -215,12 +216,7 @@ await runMain(async () => {
     if (!t) throw new Error("this adapter has no timestamp queries");
     t.forEach((ms, i) => times[i].push(ms));
   }
-  const ratio = (f: (r: number) => number) => {
-    const per = times[0].map((_, r) => f(r));
-    return `${median(per).toFixed(3)} (${Math.min(...per).toFixed(3)}-${
-      Math.max(...per).toFixed(3)
-    })`;
-  };
+  const ratio = (f: (r: number) => number) => medianRange(times[0].map((_, r) => f(r)));
   const [product, gatherMs, transposeMs, colDense, colGathered] = times;
   console.log(
     `adapter: ${gpu.adapter.description}; Y = X·V, ${s.M}×${s.K} · ${s.K}×${s.N}; ` +

@@ -24,6 +24,7 @@
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
 import { median } from "../lib/experiment/stats.ts";
+import { medianRange } from "./format.ts";
 import { mlpSetup, pipelinedStepMs, warmUp } from "./mlp_setup.ts";
 import { runTfjsPeer } from "./peers/mod.ts";
 
@@ -87,10 +88,7 @@ await runMain(async () => {
   const ratios = (ours: number[], theirs: number[] | null) => {
     if (!theirs) return "-";
     const r = ours.map((t, i) => t / theirs[i]);
-    const range = r.length > 1
-      ? ` (${Math.min(...r).toFixed(3)}-${Math.max(...r).toFixed(3)})`
-      : "";
-    return median(r).toFixed(3) + range;
+    return r.length > 1 ? medianRange(r) : median(r).toFixed(3);
   };
   const ms = (t: number[] | null) => (t ? median(t).toFixed(1) : "-");
   if (f.rounds > 1) {

@@ -28,6 +28,7 @@
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { type Gpu, type Launch, requestDevice } from "../lib/gpu/device.ts";
 import { median } from "../lib/experiment/stats.ts";
+import { medianRange } from "./format.ts";
 import { type CaseId, type KernelCase, kernelCases, layerBuffers } from "./kernel_cases.ts";
 
 const FLAGS = {
@@ -168,9 +169,7 @@ await runMain(async () => {
       for (const q of RATIOS) {
         const per = ms.get(q.num)!.map((t, i) => t / ms.get(q.den)![i]);
         results.push(
-          `| ${batch} | ${q.label} | ${median(per).toFixed(3)} (${Math.min(...per).toFixed(3)}-${
-            Math.max(...per).toFixed(3)
-          }) | ${q.target} |`,
+          `| ${batch} | ${q.label} | ${medianRange(per)} | ${q.target} |`,
         );
       }
     }
