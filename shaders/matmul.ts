@@ -135,11 +135,12 @@ export function matmulSource(v: MatmulVariant, window?: WindowShape | null): str
       }),
       unroll(WGSL["matmul_window.wgsl"], t.tm, t.tn / 4),
       ...[
-        ...(hashed ? ["slot_codec", "slots_buffer"] : []),
+        // The permuted store reads its rank words itself, as vec4s.
+        ...(hashed ? ["slot_codec"] : []),
         "dims",
         window ? "a_window" : v.b === "rows" ? "a_rows" : "a_rows_vec4",
         v.b === "rows" ? "b_rows_vec4" : "b_cols_block",
-        ...storePieces(v),
+        ...vec4StorePieces(v),
       ].map((u) => piece(file, u)),
     ].join("\n");
   }
@@ -152,7 +153,14 @@ export function matmulSource(v: MatmulVariant, window?: WindowShape | null): str
     }),
     unroll(WGSL[t.shared ? "matmul_shared.wgsl" : "matmul.wgsl"], t.tm, t.tn),
   ];
-  const uses = ["dims", `a_${v.a}`, `weights_${v.weights}`, `b_${v.b}`, ...storePieces(v)];
+  const uses = [
+    "dims",
+    `a_${v.a}`,
+    `weights_${v.weights}`,
+    `b_${v.b}`,
+    "store_tile",
+    ...storePieces(v),
+  ];
   if (v.weights === "hashed" && (v.store === "scatter" || v.store === "permuted")) {
     throw new Error("a hashed B cannot be scattered into a table in the same product");
   }
@@ -237,12 +245,27 @@ export function tileRows(tile: Tile, s: MatmulShape, limits: WindowLimits): numb
   return Math.max(s.M, plan.rows * plan.blocks + slackRows);
 }
 
+/** The pieces of a variant's scalar epilogue (`store_c`, `store_done`, and the activation). */
 function storePieces(v: MatmulVariant): string[] {
   if (v.store === "plain") return ["store_plain"];
   if (v.store === "bias") return ["store_bias", "act_none"];
   if (v.store === "bias_relu") return ["store_bias", "act_relu"];
   if (v.store === "scatter") return ["store_scatter"];
-  return ["store_permuted"];
+  return ["permute", "store_permuted"];
+}
+
+/**
+ * The pieces of a variant's epilogue in the window tile, which holds vec4s
+ * of C (`store_vec4`, `store_done`): plain and bias stores write whole
+ * vec4s, the permuted store its four outputs behind one guard. Window
+ * tiles do not scatter ({@linkcode windowMisfit}).
+ */
+function vec4StorePieces(v: MatmulVariant): string[] {
+  if (v.store === "plain") return ["store_vec4", "epilogue_plain4"];
+  if (v.store === "bias") return ["store_vec4", "epilogue_bias4", "act_none"];
+  if (v.store === "bias_relu") return ["store_vec4", "epilogue_bias4", "act_relu"];
+  if (v.store === "permuted") return ["permute", "store_permuted4"];
+  throw new Error(`window tiles have no ${v.store} store`);
 }
 
 /**

@@ -7,8 +7,7 @@
 //   8 the row window (matmul_window.wgsl)
 
 // @piece dims
-// The product's shape (binding 0 of every variant), and the edge guard both
-// templates store through.
+// The product's shape (binding 0 of every variant).
 struct Dims {
   M: u32,
   N: u32,
@@ -17,12 +16,6 @@ struct Dims {
   zero_slot: u32,
 }
 @group(0) @binding(0) var<uniform> dims: Dims;
-// Stores one output if it is inside C.
-fn store_tile(m: u32, n: u32, v: f32) {
-  if (m < dims.M && n < dims.N) {
-    store_c(m, n, v);
-  }
-}
 
 // @piece slot_codec
 // A slot word packs the table slot (low 31 bits) and the sign ξ (bit 31), so
@@ -140,6 +133,42 @@ fn load_b(k: u32, n: u32) -> f32 {
   return weight_at(n * dims.K + k);
 }
 
+// @piece store_tile
+// Stores one output if it is inside C: the edge guard of the scalar
+// templates (matmul.wgsl, matmul_shared.wgsl), over a scalar store piece.
+fn store_tile(m: u32, n: u32, v: f32) {
+  if (m < dims.M && n < dims.N) {
+    store_c(m, n, v);
+  }
+}
+
+// @piece store_vec4
+// Four columns of C (N a multiple of 4) stored as one vec4 after the
+// epilogue piece's epilogue4: the window tile's store for plain and bias
+// epilogues, one guard and one write where four guarded scalar stores
+// (store_tile) made window tiles slower to compile and, for the table
+// gradient (K = the batch), to run.
+@group(0) @binding(4) var<storage, read_write> c_vec: array<vec4<f32>>;
+fn store_vec4(m: u32, n4: u32, v: vec4<f32>) {
+  if (m < dims.M && n4 < dims.N / 4u) {
+    c_vec[m * (dims.N / 4u) + n4] = epilogue4(n4, v);
+  }
+}
+fn store_done() {}
+
+// @piece epilogue_plain4
+// C = A·B, four columns.
+fn epilogue4(n4: u32, v: vec4<f32>) -> vec4<f32> {
+  return v;
+}
+
+// @piece epilogue_bias4
+// C = act(A·B + bias), four columns.
+@group(0) @binding(5) var<storage, read> bias_vec: array<vec4<f32>>;
+fn epilogue4(n4: u32, v: vec4<f32>) -> vec4<f32> {
+  return activate4(v + bias_vec[n4]);
+}
+
 // @piece store_plain
 // C = A·B, overwritten.
 @group(0) @binding(4) var<storage, read_write> c_buf: array<f32>;
@@ -161,13 +190,19 @@ fn store_done() {}
 fn activate(v: f32) -> f32 {
   return v;
 }
+fn activate4(v: vec4<f32>) -> vec4<f32> {
+  return v;
+}
 
 // @piece act_relu
 fn activate(v: f32) -> f32 {
   return max(v, 0.0);
 }
+fn activate4(v: vec4<f32>) -> vec4<f32> {
+  return max(v, vec4<f32>(0.0));
+}
 
-// @piece store_permuted
+// @piece permute
 // Deterministic table gradient, first half: output p goes, signed, to its
 // entry of the hash's inverse index (`slot_word(p)` here is a rank word:
 // entry | ξ << 31), so the per-slot sum (segment_sum) then reads each slot's
@@ -175,9 +210,31 @@ fn activate(v: f32) -> f32 {
 // one sink entry past the last, which nothing reads. No atomics: every
 // entry has one writer.
 @group(0) @binding(4) var<storage, read_write> c_buf: array<f32>;
-fn store_c(m: u32, n: u32, v: f32) {
-  let word = slot_word(m * dims.N + n);
+fn permute(word: u32, v: f32) {
   c_buf[word & SLOT_MASK] = apply_sign(v, word);
+}
+
+// @piece store_permuted
+// The permuted store (`permute`), one output at a time.
+fn store_c(m: u32, n: u32, v: f32) {
+  permute(slot_word(m * dims.N + n), v);
+}
+fn store_done() {}
+
+// @piece store_permuted4
+// The permuted store (`permute`) for the window tile: four columns behind
+// one guard, their rank words read as one vec4 (binding 3 as vec4s, in
+// place of slots_buffer), which lavapipe loads lane by lane like any
+// storage value: one load per lane instead of four.
+@group(0) @binding(3) var<storage, read> rank_words: array<vec4<u32>>;
+fn store_vec4(m: u32, n4: u32, v: vec4<f32>) {
+  if (m < dims.M && n4 < dims.N / 4u) {
+    let words = rank_words[m * (dims.N / 4u) + n4];
+    permute(words.x, v.x);
+    permute(words.y, v.y);
+    permute(words.z, v.z);
+    permute(words.w, v.w);
+  }
 }
 fn store_done() {}
 

@@ -2,8 +2,9 @@
 // stages a BM×BK block of A and a BK×BN block of B in workgroup memory, so
 // each operand is read from global memory once per workgroup instead of
 // once per invocation. Same hooks and pieces as matmul.wgsl (load_a,
-// load_b, store_c, store_done, the `dims` piece), so every variant (hashed
-// gather in the loads, fused epilogue, scatter) has this form too.
+// load_b, store_c, store_done, the `dims` and `store_tile` pieces), so
+// every variant (hashed gather in the loads, fused epilogue, scatter) has
+// this form too.
 //
 // Needs from the pieces: const TM, TN, WG_X, WG_Y and BK (k-depth of the
 // staged blocks). Invocation (x, y) owns rows y·TM + i (contiguous) and

@@ -16,9 +16,9 @@
 // `b_cols_block`) const K_STEP and fn load_a_step(m, k), load_b_step(k, n4),
 // step(acc, b, a) -> vec4<f32> (A's and B's values for K_STEP steps of k
 // from k, and the 4 columns' update); the A piece's load_a/load_a4 they
-// call; store_c/store_done and the `dims` piece, as matmul.wgsl. Lines
-// ending in "// @each" unroll as there, with j counting vec4 columns (TN / 4
-// of them).
+// call; the `dims` piece; and a vec4 store (matmul.ts vec4StorePieces):
+// fn store_vec4(m, n4, v), store_done. Lines ending in "// @each" unroll as
+// in matmul.wgsl, with j counting vec4 columns (TN / 4 of them).
 
 struct Window {
   // First row of this dispatch's window.
@@ -50,13 +50,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let b{j} = load_b_step(k, c{j}); // @each j
     acc{i}_{j} = step(acc{i}_{j}, b{j}, a{i}); // @each i j
   }
-  store_vec4(row_base + {i}u, col_base + {j}u * WG_X, acc{i}_{j}); // @each i j
+  // The tile leaves through an array and one loop of vec4 stores: fully
+  // unrolled, lavapipe took 9-13 s to compile a deterministic table
+  // gradient's tile (0.6-0.7 s so), and ran it 10-20% slower. One row per
+  // loop step (as matmul.wgsl) ran no faster than unrolled.
+  var tile_out: array<vec4<f32>, TM * TN / 4u>;
+  tile_out[{i}u * (TN / 4u) + {j}u] = acc{i}_{j}; // @each i j
+  for (var q = 0u; q < TM * TN / 4u; q++) {
+    store_vec4(row_base + q / (TN / 4u), col_base + (q % (TN / 4u)) * WG_X, tile_out[q]);
+  }
   store_done();
-}
-
-fn store_vec4(m: u32, n4: u32, v: vec4<f32>) {
-  store_tile(m, 4u * n4, v.x);
-  store_tile(m, 4u * n4 + 1u, v.y);
-  store_tile(m, 4u * n4 + 2u, v.z);
-  store_tile(m, 4u * n4 + 3u, v.w);
 }
