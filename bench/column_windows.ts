@@ -14,6 +14,11 @@
  * `bench/kernel_ratios.ts`) and its weight gather, on the device clock, in
  * interleaved rounds; every variant is first checked against the CPU oracle.
  *
+ * Kept as a record: alone it ran 1.1-1.8× the library's product, but the
+ * same form wired into `ArbLinear` gained nothing inside a training step
+ * (docs/performance.md, "Tried and left out"), where the library's product
+ * ran faster than in this probe's measure.
+ *
  *   deno run -A bench/column_windows.ts [--m 50] [--k 784] [--n 1000] [--tn4 2] [--rounds 9]
  * @module
  */
