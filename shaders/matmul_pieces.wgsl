@@ -204,11 +204,11 @@ fn activate4(v: vec4<f32>) -> vec4<f32> {
 
 // @piece permute
 // Deterministic table gradient, first half: output p goes, signed, to its
-// entry of the hash's inverse index (`slot_word(p)` here is a rank word:
-// entry | ξ << 31), so the per-slot sum (segment_sum) then reads each slot's
-// entries contiguously instead of gathering them. Zero-slot positions share
-// one sink entry past the last, which nothing reads. No atomics: every
-// entry has one writer.
+// entry of the hash's inverse index, named by its rank word (entry |
+// ξ << 31, in the slot words' binding), so the per-slot sum (segment_sum)
+// then reads each slot's entries contiguously instead of gathering them.
+// Zero-slot positions share one sink entry past the last, which nothing
+// reads. No atomics: every entry has one writer.
 @group(0) @binding(4) var<storage, read_write> c_buf: array<f32>;
 fn permute(word: u32, v: f32) {
   c_buf[word & SLOT_MASK] = apply_sign(v, word);

@@ -51,9 +51,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     acc{i}_{j} = step(acc{i}_{j}, b{j}, a{i}); // @each i j
   }
   // The tile leaves through an array and one loop of vec4 stores: fully
-  // unrolled, lavapipe took 9-13 s to compile a deterministic table
-  // gradient's tile (0.6-0.7 s so), and ran it 10-20% slower. One row per
-  // loop step (as matmul.wgsl) ran no faster than unrolled.
+  // unrolled, lavapipe took 9-16 s to compile a 16×16 deterministic table
+  // gradient's tile (0.6-0.7 s so) and ran it in 1.1-1.4× the time. One row
+  // per loop step (as matmul.wgsl) ran no faster than unrolled.
   var tile_out: array<vec4<f32>, TM * TN / 4u>;
   tile_out[{i}u * (TN / 4u) + {j}u] = acc{i}_{j}; // @each i j
   for (var q = 0u; q < TM * TN / 4u; q++) {
