@@ -44,24 +44,26 @@ async function doubleLaunch(gpu: Gpu, buf: GPUBuffer): Promise<Launch> {
 }
 
 timedTest(
-  "timeLaunches: runs each launch `repeats` times, in order, after earlier work",
+  "timeLaunches: runs each launch once untimed, then `repeats` times, in order, after earlier work",
   async (gpu) => {
     const a = gpu.buffer(256, "a"), b = gpu.buffer(256, "b");
     gpu.clear(a);
     gpu.clear(b);
     const addA = await addLaunch(gpu, a, 1), addB = await addLaunch(gpu, b, 2);
     const doubleB = await doubleLaunch(gpu, b);
-    gpu.dispatch(addB); // recorded before: must run first, so b = ((0 + 2) · 2³) = 16
+    gpu.dispatch(addB); // recorded before: must run first, so b = (0 + 2) · 2^(1 + 3) = 32
     const ms = await gpu.timeLaunches([addA, doubleB], 3);
     assert.ok(ms !== null);
     assert.equal(ms.length, 2);
     for (const t of ms) assert.ok(Number.isFinite(t) && t >= 0, `time ${t}`);
-    assert.deepEqual([...await gpu.readF32(a)], new Array(64).fill(3));
-    assert.deepEqual([...await gpu.readF32(b)], new Array(64).fill(16));
-    // A launch's `more` is timed with it, as one product split into blocks.
+    // Each once untimed (the device speeding up), then 3 times timed.
+    assert.deepEqual([...await gpu.readF32(a)], new Array(64).fill(4));
+    assert.deepEqual([...await gpu.readF32(b)], new Array(64).fill(32));
+    // A launch's `more` is timed with it, as one product split into blocks,
+    // and runs with it untimed first: 4 + (1 + 2)·2 = 10.
     const chained: Launch = { ...addA, more: [addA] };
     await gpu.timeLaunches([chained], 2);
-    assert.deepEqual([...await gpu.readF32(a)], new Array(64).fill(7));
+    assert.deepEqual([...await gpu.readF32(a)], new Array(64).fill(10));
     assert.deepEqual(await gpu.timeLaunches([]), []);
     gpu.release(a);
     gpu.release(b);

@@ -489,8 +489,13 @@ export class Gpu {
    * `repeats` times in its own compute pass between two timestamp queries,
    * all in one submission, and the pass time is divided by `repeats`. The
    * measure holds no wait and no other launch, so it compares kernels to a
-   * few microseconds where wall-clock time around a wait would not. Returns
-   * null when the device lacks timestamp queries (see
+   * few microseconds where wall-clock time around a wait would not. Every
+   * launch also runs once, untimed, before the timed passes: after a wait
+   * lavapipe speeds up over the first milliseconds of a submission, so the
+   * launches timed first read slow (a 1000×1000 transpose 1.31 ms timed
+   * first or second, 1.08 ms timed last in the same submission, even after
+   * one untimed run of the first launch; within 3% of each other after a
+   * round of all). Returns null when the device lacks timestamp queries (see
    * {@linkcode Gpu.timestamps}). Flushes recorded work first.
    */
   async timeLaunches(launches: readonly Launch[], repeats = 1): Promise<number[] | null> {
@@ -519,6 +524,8 @@ export class Gpu {
     );
     try {
       const enc = this.#openEncoder();
+      for (const launch of launches) this.#record(launch);
+      this.#endPass();
       for (const [i, launch] of launches.entries()) {
         this.#pass = enc.beginComputePass({
           timestampWrites: {
