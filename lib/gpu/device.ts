@@ -492,8 +492,8 @@ export class Gpu {
    * few microseconds where wall-clock time around a wait would not. Every
    * launch also runs once, untimed, before the timed passes: after a wait
    * lavapipe speeds up over the first milliseconds of a submission, so the
-   * launches timed first read slow (a 1000×1000 transpose 1.31 ms timed
-   * first or second, 1.08 ms timed last in the same submission, even after
+   * launches timed first read slow (a 1000×1000 transpose 1.31 and 1.29 ms
+   * timed first and second, 1.08 ms timed last in the same submission, after
    * one untimed run of the first launch; within 3% of each other after a
    * round of all). Returns null when the device lacks timestamp queries (see
    * {@linkcode Gpu.timestamps}). Flushes recorded work first.
