@@ -33,6 +33,7 @@ import { elementwiseLaunch, transposeLaunch } from "../shaders/elementwise.ts";
 import { matmulLaunch, type MatmulVariant, windowRows } from "../shaders/matmul.ts";
 import { matmulRef } from "../shaders/matmul_ref.ts";
 import { chooseTile } from "../shaders/matmul_tune.ts";
+import { piece } from "../shaders/pieces.ts";
 import { medianRange } from "./format.ts";
 
 const FLAGS = {
@@ -83,9 +84,7 @@ function source(m: number, n: number, c: Chunks, tn4: number, gathered: boolean)
   const loadB = (j: number) =>
     gathered
       ? `let w${j} = slots[row + c${j}];
-    let b${j} = vec4<f32>(signed(table[w${j}.x & 0x7fffffffu], w${j}.x), ` +
-        `signed(table[w${j}.y & 0x7fffffffu], w${j}.y), signed(table[w${j}.z & 0x7fffffffu], w${j}.z), ` +
-        `signed(table[w${j}.w & 0x7fffffffu], w${j}.w));`
+    let b${j} = vec4<f32>(${["x", "y", "z", "w"].map((e) => `lane(w${j}.${e})`).join(", ")});`
       : `let b${j} = b_buf[row + c${j}];`;
   const loop = (w: number, k0: number, kRows: number) => `
   for (var kk = 0u; kk < ${kRows}u; kk++) {
@@ -104,10 +103,11 @@ function source(m: number, n: number, c: Chunks, tn4: number, gathered: boolean)
   return `
 ${
     gathered
-      ? `@group(0) @binding(1) var<storage, read> table: array<f32>;
+      ? `${piece("matmul_pieces.wgsl", "slot_codec")}
+@group(0) @binding(1) var<storage, read> table: array<f32>;
 @group(0) @binding(2) var<storage, read> slots: array<vec4<u32>>;
-fn signed(v: f32, word: u32) -> f32 {
-  return bitcast<f32>(bitcast<u32>(v) ^ (word & 0x80000000u));
+fn lane(word: u32) -> f32 {
+  return apply_sign(table[word & SLOT_MASK], word);
 }`
       : "@group(0) @binding(1) var<storage, read> b_buf: array<vec4<f32>>;"
   }
