@@ -41,6 +41,7 @@ export {
 } from "./lib/gpu/device.ts";
 export {
   type AliasTable,
+  type BlocksOptions,
   type Conv2dOptions,
   type DenseOptions,
   type DirichletHash,
@@ -59,6 +60,7 @@ export {
   networkEntropy,
   occupancyEntropy,
   type RecurrentOptions,
+  type SwapFamilyOptions,
   type UniformOptions,
   xxh32,
   xxh32U32,
@@ -97,6 +99,8 @@ export {
   type BatcherOptions,
   type Cifar10Options,
   type Dataset,
+  type HeldOut,
+  holdOut,
   loadCifar10,
   loadMnist,
   type MnistOptions,
@@ -108,6 +112,7 @@ export {
   type EpochRecord,
   fit,
   type FitOptions,
+  type LayerOverride,
   type Mlp,
   type MlpOptions,
   type Progress,

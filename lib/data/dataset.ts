@@ -3,11 +3,12 @@
  * row-major float features plus integer class labels. Owns the type, its
  * validator and cheap views (`subset`).
  *
- * May import only `lib/errors.ts`.
+ * May import only `lib/errors.ts` and `lib/util`.
  * @module
  */
 
 import { invalidOption } from "../errors.ts";
+import { Rng } from "../util/random.ts";
 
 /** Which part of a dataset: the training set or the held-out test set. */
 export type Split = "train" | "test";
@@ -91,6 +92,53 @@ export function validateDataset<D extends Dataset>(ds: D): D {
     }
   }
   return ds;
+}
+
+/** The two parts of a dataset split by {@linkcode holdOut}. */
+export interface HeldOut {
+  /** The examples kept for training, in their original order. */
+  train: Dataset;
+  /** The held-out examples (e.g. a validation set), in their original order. */
+  heldOut: Dataset;
+}
+
+/**
+ * Splits `ds` into a training part and `count` held-out examples chosen by a
+ * seeded shuffle (equal seeds give equal splits on every platform). Both
+ * parts are copies, named `<name>-train` and `<name>-heldout`, each keeping
+ * the original order of its examples.
+ *
+ * @throws {ArbnetError} if `count` is not an integer in `[1, ds.count − 1]`.
+ *
+ * @example
+ * ```ts
+ * import { holdOut, validateDataset } from "./dataset.ts";
+ * const ds = validateDataset({
+ *   name: "toy", x: new Float32Array(10), y: new Uint32Array(10), count: 10, features: 1,
+ *   classes: 1, shape: [1, 1, 1],
+ * });
+ * const { train, heldOut } = holdOut(ds, 2, 0); // 8 and 2 examples
+ * ```
+ */
+export function holdOut(ds: Dataset, count: number, seed: number): HeldOut {
+  if (!Number.isSafeInteger(count) || count < 1 || count >= ds.count) {
+    invalidOption("held-out count", count, `an integer in [1, ${ds.count - 1}]`);
+  }
+  const order = new Rng(seed).shuffle(Uint32Array.from({ length: ds.count }, (_, i) => i));
+  const held = new Uint8Array(ds.count);
+  for (let i = 0; i < count; i++) held[order[i]] = 1;
+  const part = (keep: number, n: number, suffix: string): Dataset => {
+    const x = new Float32Array(n * ds.features);
+    const y = new Uint32Array(n);
+    let r = 0;
+    for (let i = 0; i < ds.count; i++) {
+      if (held[i] !== keep) continue;
+      x.set(ds.x.subarray(i * ds.features, (i + 1) * ds.features), r * ds.features);
+      y[r++] = ds.y[i];
+    }
+    return { ...ds, name: `${ds.name}-${suffix}`, x, y, count: n };
+  };
+  return { train: part(0, ds.count - count, "train"), heldOut: part(1, count, "heldout") };
 }
 
 /**

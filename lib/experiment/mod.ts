@@ -43,6 +43,7 @@ export {
   type RunSpec,
   type SweepOptions,
   sweepPoint,
+  type SweepProfile,
 } from "./sweep.ts";
 export {
   type EpochRecord,

@@ -18,14 +18,25 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | {
   [key: string]: JsonValue | undefined;
 };
 
-/** Which of the seed paper's claims a run tests. */
-export type Experiment = "balance" | "noise";
+/**
+ * Which of the seed paper's claims a run tests: `balance` and `noise`, or
+ * `reference` (the converged study's uniform hash, for comparison with HashedNets).
+ */
+export type Experiment = "balance" | "noise" | "reference";
 
 /** Datasets the trainer knows. */
 export type Dataset = "mnist" | "cifar10";
 
-/** `"full"` is the real experiment; `"quick"` a small version that finishes in minutes. */
-export type Profile = "quick" | "full";
+/**
+ * `"full"` and `"quick"`: the one-epoch sweeps (`"quick"` a small version that
+ * finishes in minutes). `"converged"`, `"pilot"` and `"ci"`: the converged
+ * study's main runs, its learning-rate pilot, and its few-minute CI version
+ * (`./study.ts`).
+ */
+export type Profile = SweepProfile | "converged" | "pilot" | "ci";
+
+/** The profiles of the one-epoch balance and noise sweeps. */
+export type SweepProfile = "quick" | "full";
 
 /**
  * A JSON-safe description of a hash, enough to rebuild it; the same shape as
@@ -143,11 +154,12 @@ function shortHash(text: string): string {
 
 /**
  * The swept quantity of a run, read from its hash options: `alpha` for a
- * balance run, `radius` for a noise run, else `undefined`.
+ * balance run, `radius` (Neighborhood) or `q` (swap noise) for a noise run,
+ * else `undefined`.
  */
 export function sweepPoint(spec: RunSpec): { name: string; value: number } | undefined {
   const opts = spec.hash?.options ?? {};
-  for (const name of ["alpha", "radius"]) {
+  for (const name of ["alpha", "radius", "q"]) {
     const value = opts[name];
     if (typeof value === "number") return { name, value };
   }
@@ -172,7 +184,7 @@ export function runId(spec: RunSpec): string {
   const p = sweepPoint(spec);
   const point = p === undefined
     ? String(spec.hash?.family ?? "nohash")
-    : `${p.name === "alpha" ? "a" : p.name === "radius" ? "r" : p.name}${p.value}`;
+    : `${({ alpha: "a", radius: "r" } as Record<string, string>)[p.name] ?? p.name}${p.value}`;
   const readable = `${spec.experiment}-${point}-s${spec.sparsity}-seed${spec.seed}`;
   // Keep ids safe as file names and grep patterns whatever a field holds.
   return `${readable.replace(/[^A-Za-z0-9._+-]/g, "_")}-${shortHash(json)}`;
@@ -211,7 +223,7 @@ export function firstLayerTableSize(
  *   test examples, 2 seeds, 2 sparsities, a subset of the points: 36 runs,
  *   under 10 minutes here.
  */
-const PROFILE_BASE: Readonly<Record<Profile, Partial<BaseConfig>>> = {
+const PROFILE_BASE: Readonly<Record<SweepProfile, Partial<BaseConfig>>> = {
   full: {
     profile: "full",
     epochs: 1,
@@ -235,7 +247,7 @@ const PROFILE_BASE: Readonly<Record<Profile, Partial<BaseConfig>>> = {
 };
 
 const PROFILE_POINTS: Readonly<
-  Record<Profile, { alphas: number[]; sparsities: number[]; seeds: number }>
+  Record<SweepProfile, { alphas: number[]; sparsities: number[]; seeds: number }>
 > = {
   full: { alphas: [1e-3, 1e-2, 0.1, 1, 10, 100], sparsities: [0, 0.5, 0.9], seeds: 3 },
   quick: { alphas: [1e-3, 1e-2, 1, 100], sparsities: [0, 0.9], seeds: 2 },
@@ -244,7 +256,7 @@ const PROFILE_POINTS: Readonly<
 /** Options shared by {@linkcode balanceSweep} and {@linkcode noiseSweep}. */
 export type SweepOptions = {
   /** Default `"full"`. Sets the defaults of every other option. */
-  profile?: Profile;
+  profile?: SweepProfile;
   /** Default `base.dataset`, else `"mnist"`. */
   dataset?: Dataset;
   /** Sparsities to sweep; default full `[0, 0.5, 0.9]`, quick `[0, 0.9]`. */
@@ -273,7 +285,7 @@ function datasetList(): string {
   return Object.keys(DATASET_INPUTS).map((d) => JSON.stringify(d)).join(", ");
 }
 
-function resolveBase(opts: SweepOptions): { profile: Profile; base: BaseConfig } {
+function resolveBase(opts: SweepOptions): { profile: SweepProfile; base: BaseConfig } {
   const profile = opts.profile ?? "full";
   if (!(profile in PROFILE_BASE)) invalidOption("profile", profile, `"quick" or "full"`);
   const dataset = opts.dataset ?? opts.base?.dataset ?? "mnist";

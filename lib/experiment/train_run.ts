@@ -17,12 +17,24 @@
  * @module
  */
 
-import { ArbnetError, invalidOption } from "../errors.ts";
+import { ArbnetError, invalidOption, NonFiniteError } from "../errors.ts";
 import { requestDevice } from "../gpu/device.ts";
-import { hashFromDescriptor, networkEntropy, occupancyEntropy } from "../hash/mod.ts";
-import { type Dataset as Data, loadCifar10, loadMnist, type Split } from "../data/mod.ts";
+import {
+  type HashDescriptor,
+  hashFromDescriptor,
+  networkEntropy,
+  occupancyEntropy,
+} from "../hash/mod.ts";
+import { type Dataset as Data, holdOut, loadCifar10, loadMnist, type Split } from "../data/mod.ts";
+import type { Parameter } from "../nn/module.ts";
 import { SGD } from "../optim/mod.ts";
-import { buildMlp, fit, type Schedule, Trainer } from "../train/mod.ts";
+import {
+  buildMlp,
+  type EpochRecord as FitEpoch,
+  fit,
+  type Schedule,
+  Trainer,
+} from "../train/mod.ts";
 import type { EpochRecord, RunResult } from "./results.ts";
 import type { RunContext } from "./runner.ts";
 import type { Dataset, RunSpec } from "./sweep.ts";
@@ -61,6 +73,28 @@ type RunSettings = {
   testLimit?: number;
   /** Table sizes coprime with each layer's row length (see buildMlp). */
   coprimeTables: boolean;
+  /**
+   * Training examples held out for validation (spec key `validation`, default
+   * none). When set, the epoch with the best validation accuracy is selected
+   * and the test set is read once, at that epoch.
+   */
+  validation?: number;
+  /** Seed of the validation split (spec key `validationSeed`, default 0: one split for all runs). */
+  validationSeed: number;
+  /**
+   * Hash of every layer after the first (spec key `outputHash`), when the
+   * spec sweeps the first layer only; default the spec's `hash`.
+   */
+  outputHash?: HashDescriptor;
+  /** Table fraction of every layer after the first (spec key `outputTableFraction`). */
+  outputTableFraction?: number;
+  /**
+   * What a run whose loss or parameters become non-finite does (spec key
+   * `onDivergence`): `"fail"` (default) throws, so the run is not recorded;
+   * `"record"` records it with `diverged: true` and accuracy 0 (a pilot's
+   * too-high learning rate is a result, not an error).
+   */
+  onDivergence: "fail" | "record";
   /**
    * Deterministic table gradients (spec key `deterministic`, default false):
    * a sweep's runs use one mode whatever the adapter, unlike buildMlp's
@@ -119,7 +153,29 @@ function runSettings(spec: RunSpec): RunSettings {
   if (typeof deterministic !== "boolean") {
     invalidOption("spec.deterministic", deterministic, "a boolean");
   }
+  const validation = optPosInt("validation", spec.validation);
+  const validationSeed = spec.validationSeed ?? 0;
+  if (typeof validationSeed !== "number" || !Number.isSafeInteger(validationSeed)) {
+    invalidOption("spec.validationSeed", validationSeed, "an integer");
+  }
+  const outputHash = spec.outputHash as HashDescriptor | undefined;
+  if (outputHash !== undefined && (outputHash === null || typeof outputHash !== "object")) {
+    invalidOption("spec.outputHash", outputHash, "a hash descriptor { family, options }");
+  }
+  const outFrac = spec.outputTableFraction;
+  if (outFrac !== undefined && (typeof outFrac !== "number" || !(outFrac > 0 && outFrac <= 1))) {
+    invalidOption("spec.outputTableFraction", outFrac, "a number in (0, 1]");
+  }
+  const onDivergence = spec.onDivergence ?? "fail";
+  if (onDivergence !== "fail" && onDivergence !== "record") {
+    invalidOption("spec.onDivergence", onDivergence, `"fail" or "record"`);
+  }
   return {
+    onDivergence,
+    validation,
+    validationSeed,
+    outputHash,
+    outputTableFraction: outFrac,
     coprimeTables: coprime,
     deterministic,
     dataset: spec.dataset,
@@ -162,6 +218,7 @@ export type TrainRunnerOptions = {
 export class TrainRunner {
   readonly #dataDir?: string;
   readonly #cache = new Map<string, Promise<Data>>();
+  readonly #splits = new Map<string, Promise<{ train: Data; validation: Data }>>();
 
   /** A runner with an empty data cache. */
   constructor(options: TrainRunnerOptions = {}) {
@@ -217,19 +274,47 @@ export class TrainRunner {
   /** Trains and evaluates one run; bound, so it can be passed as `runOne` as is. */
   readonly runOne = (spec: RunSpec, ctx?: RunContext): Promise<RunResult> => this.#run(spec, ctx);
 
+  /**
+   * The training data of a run and, when the spec holds some out, its
+   * validation set: one seeded split per (limit, size, seed), cached.
+   */
+  #trainData(s: RunSettings): Promise<{ train: Data; validation?: Data }> {
+    if (s.validation === undefined) {
+      return this.#data(s.dataset, "train", s.trainLimit).then((train) => ({ train }));
+    }
+    const key = `${s.dataset}/train/${
+      s.trainLimit ?? "all"
+    }/holdout-${s.validation}-${s.validationSeed}`;
+    let p = this.#splits.get(key);
+    if (!p) {
+      p = this.#data(s.dataset, "train", s.trainLimit).then((all) => {
+        const { train, heldOut } = holdOut(all, s.validation!, s.validationSeed);
+        return { train, validation: { ...heldOut, name: `${all.name}-validation` } };
+      });
+      this.#splits.set(key, p);
+      p.catch(() => this.#splits.delete(key));
+    }
+    return p;
+  }
+
   async #run(spec: RunSpec, ctx?: RunContext): Promise<RunResult> {
     const t0 = performance.now();
     const s = runSettings(spec);
     const hash = hashFromDescriptor(spec.hash);
-    const [train, test] = await Promise.all([
-      this.#data(s.dataset, "train", s.trainLimit),
+    const outputHash = s.outputHash ? hashFromDescriptor(s.outputHash) : undefined;
+    const [{ train, validation }, test] = await Promise.all([
+      this.#trainData(s),
       this.#data(s.dataset, "test", s.testLimit),
     ]);
     const gpu = await requestDevice();
     try {
+      const widths = [train.features, ...s.hidden, train.classes];
+      const rest = { hash: outputHash, tableFraction: s.outputTableFraction };
       const { net, layers } = buildMlp(gpu, {
-        layers: [train.features, ...s.hidden, train.classes],
+        layers: widths,
         hash,
+        // The spec's hash is the first layer's; `rest` (when set) every later layer's.
+        perLayer: widths.slice(1).map((_, i) => (i === 0 ? undefined : rest)),
         tableFraction: s.tableFraction,
         sparsity: s.sparsity,
         seed: s.seed,
@@ -244,40 +329,78 @@ export class TrainRunner {
       const trainer = new Trainer(net, opt, { features: train.features, classes: train.classes });
       const setupSeconds = (performance.now() - t0) / 1000;
       const tFit = performance.now();
-      const epochs = await fit(trainer, {
-        train,
-        test,
-        epochs: s.epochs,
-        batchSize: s.batch,
-        seed: s.seed,
-        lr: s.lr,
-        schedule: s.schedule,
-        onEpoch: (e) => {
-          // Only long runs need a sign of life between the sweep's per-run lines.
-          if (s.epochs > 1 && ctx) {
-            ctx.log(
-              `  ${ctx.id} epoch ${e.epoch + 1}/${s.epochs}: train loss ${e.trainLoss.toFixed(4)}` +
-                `, test accuracy ${e.testAccuracy!.toFixed(4)}, ${e.trainSeconds.toFixed(1)} s`,
-            );
-          }
-        },
-      });
-      const fitSeconds = (performance.now() - tFit) / 1000;
+      // With a validation set, fit evaluates it after every epoch and the best
+      // epoch's parameters are kept on the host; the test set is read once, at the end.
+      const best = new BestEpoch(net.parameters());
+      let epochs: FitEpoch[];
+      try {
+        epochs = await fit(trainer, {
+          train,
+          test: validation ?? test,
+          epochs: s.epochs,
+          batchSize: s.batch,
+          seed: s.seed,
+          lr: s.lr,
+          schedule: s.schedule,
+          onEpoch: async (e) => {
+            if (validation) await best.offer(e.epoch, e.testAccuracy!);
+            // Only long runs need a sign of life between the sweep's per-run lines.
+            if (s.epochs > 1 && ctx) {
+              ctx.log(
+                `  ${ctx.id} epoch ${e.epoch + 1}/${s.epochs}: train loss ${
+                  e.trainLoss.toFixed(4)
+                }` +
+                  `, ${validation ? "validation" : "test"} accuracy ${e.testAccuracy!.toFixed(4)}` +
+                  `, ${e.trainSeconds.toFixed(1)} s`,
+              );
+            }
+          },
+        });
+      } catch (e) {
+        if (!(e instanceof NonFiniteError) || s.onDivergence !== "record") throw e;
+        return {
+          testAccuracy: 0,
+          validationAccuracy: 0,
+          diverged: true,
+          divergence: e.message,
+          entropy: { network: whole.normalized, layers: perLayer.map((l) => l.normalized) },
+          trainSeconds: (performance.now() - tFit) / 1000,
+          epochs: 0,
+          history: [],
+          tableSizes: layers.map((l) => l.config.tableSize),
+          adapter: gpu.adapter.description,
+          code: await codeVersion(),
+        };
+      }
       const last = epochs[epochs.length - 1];
+      let final = { accuracy: last.testAccuracy!, loss: last.testLoss! };
+      if (validation) {
+        best.restore();
+        final = await trainer.evaluate(test);
+      }
+      const fitSeconds = (performance.now() - tFit) / 1000;
       const trainSeconds = epochs.reduce((a, e) => a + e.trainSeconds, 0);
       const steps = Math.ceil(train.count / s.batch) * epochs.length;
+      const measured = validation ? "validation" : "test";
       const history: EpochRecord[] = epochs.map((e) => ({
         epoch: e.epoch + 1,
         trainLoss: e.trainLoss,
         trainAccuracy: e.trainAccuracy,
-        testLoss: e.testLoss,
-        testAccuracy: e.testAccuracy,
+        [`${measured}Loss`]: e.testLoss,
+        [`${measured}Accuracy`]: e.testAccuracy,
         seconds: e.trainSeconds,
         lr: e.lr,
       }));
       return {
-        testAccuracy: last.testAccuracy!,
-        testLoss: last.testLoss,
+        testAccuracy: final.accuracy,
+        testLoss: final.loss,
+        ...(validation
+          ? {
+            selectedEpoch: best.epoch + 1,
+            validationAccuracy: best.accuracy,
+            validationExamples: validation.count,
+          }
+          : {}),
         entropy: { network: whole.normalized, layers: perLayer.map((e) => e.normalized) },
         entropyNats: { network: whole.nats, layers: perLayer.map((e) => e.nats) },
         trainSeconds,
@@ -292,9 +415,58 @@ export class TrainRunner {
         testExamples: test.count,
         training: { optimizer: "sgd", momentum: s.momentum, schedule: s.schedule },
         adapter: gpu.adapter.description,
+        code: await codeVersion(),
       };
     } finally {
       gpu.destroy();
     }
   }
+}
+
+/**
+ * The parameters of the epoch with the best validation accuracy so far,
+ * copied to the host (the first of equal epochs wins), to be written back
+ * when training ends.
+ */
+class BestEpoch {
+  epoch = -1;
+  accuracy = -Infinity;
+  #values: Float32Array[] = [];
+  constructor(readonly params: readonly Parameter[]) {}
+
+  async offer(epoch: number, accuracy: number): Promise<void> {
+    if (!(accuracy > this.accuracy)) return;
+    this.epoch = epoch;
+    this.accuracy = accuracy;
+    this.#values = await Promise.all(this.params.map((p) => p.read()));
+  }
+
+  restore(): void {
+    this.params.forEach((p, i) => p.write(this.#values[i]));
+  }
+}
+
+let version: Promise<{ commit: string; dirty: boolean } | null> | undefined;
+
+/**
+ * The git commit the process runs from and whether the work tree differs
+ * from it (so every record names the code it ran on); `null` outside a
+ * checkout or without git.
+ */
+export function codeVersion(): Promise<{ commit: string; dirty: boolean } | null> {
+  version ??= (async () => {
+    const git = async (...args: string[]) => {
+      const out = await new Deno.Command("git", { args, stdout: "piped", stderr: "null" })
+        .output();
+      return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+    };
+    try {
+      const commit = await git("rev-parse", "HEAD");
+      const status = await git("status", "--porcelain", "--untracked-files=no");
+      return commit ? { commit, dirty: (status ?? "") !== "" } : null;
+    } catch {
+      return null;
+    }
+  })();
+  return version;
 }

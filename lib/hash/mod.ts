@@ -22,7 +22,15 @@
  */
 
 export type { Hash, HashDescriptor, IndexSpec } from "./types.ts";
-export { hashes, type HashFamilies, hashFamilyNames, hashFromDescriptor } from "./registry.ts";
+export {
+  hashes,
+  type HashFamilies,
+  hashFamilyNames,
+  hashFromDescriptor,
+  type SwapFamilyOptions,
+} from "./registry.ts";
+export { blocks, type BlocksOptions, tileRanks } from "./blocks.ts";
+export { applySwapNoise, descriptorString, swapNoise, type SwapOptions } from "./swap.ts";
 export { le32, xxh32, xxh32U32 } from "./xxhash32.ts";
 export {
   type DerivedSeeds,

@@ -5,12 +5,14 @@
  */
 
 import { ArbnetError, invalidOption } from "../errors.ts";
+import { blocks, type BlocksOptions } from "./blocks.ts";
 import { conv2d, type Conv2dOptions } from "./conv2d.ts";
 import { dense, type DenseOptions } from "./dense.ts";
 import { dirichlet, type DirichletHash, type DirichletOptions } from "./dirichlet.ts";
 import { neighborhood, type NeighborhoodOptions } from "./neighborhood.ts";
 import { recurrent, type RecurrentOptions } from "./recurrent.ts";
 import type { Hash, HashDescriptor } from "./types.ts";
+import { swapNoise } from "./swap.ts";
 import { uniform, type UniformOptions } from "./uniform.ts";
 
 /** The factories of every hash family, as `hashes.<family>(options)`. */
@@ -27,6 +29,39 @@ export interface HashFamilies {
   conv2d(options: Conv2dOptions): Hash;
   /** An RNN's hidden-to-hidden weights unrolled over `steps`. */
   recurrent(options: RecurrentOptions): Hash;
+  /** Pixel blocks: nearby pixels share a slot per output unit; balanced and deterministic. */
+  blocks(options?: BlocksOptions): Hash;
+  /**
+   * Swap noise on a base hash: a fraction `q` of live positions exchange slots, every
+   * slot's count kept. `base` is a hash, a descriptor, or a descriptor as JSON text.
+   */
+  swap(options: SwapFamilyOptions): Hash;
+}
+
+/** Options of `hashes.swap`: the base hash in any of the forms a descriptor can carry. */
+export interface SwapFamilyOptions {
+  /** The hash whose slots are swapped: a hash, a descriptor, or a descriptor as JSON text. */
+  base: Hash | HashDescriptor | string;
+  /** Fraction of live positions that exchange slots, in `[0, 1]`. */
+  q: number;
+}
+
+function swapFamily(options: SwapFamilyOptions): Hash {
+  if (options === null || typeof options !== "object") {
+    invalidOption("hashes.swap options", options, "{ base, q }");
+  }
+  let base = options.base;
+  if (typeof base === "string") {
+    try {
+      base = JSON.parse(base) as HashDescriptor;
+    } catch {
+      invalidOption("hashes.swap base", base, "a hash descriptor as JSON text");
+    }
+  }
+  const hash = typeof (base as Hash)?.indices === "function"
+    ? base as Hash
+    : hashFromDescriptor(base as HashDescriptor);
+  return swapNoise({ ...options, base: hash });
 }
 
 /**
@@ -47,6 +82,8 @@ export const hashes: Readonly<HashFamilies> = Object.freeze({
   neighborhood,
   conv2d,
   recurrent,
+  blocks,
+  swap: swapFamily,
 });
 
 /** The names of the known hash families, in `hashes` order. */

@@ -29,6 +29,8 @@ export const SEED_PURPOSES: Readonly<{
   offset: number;
   /** `"GAMM"`: the host-side `Rng` for the Gamma draws of `dirichlet` (never on the GPU). */
   gamma: number;
+  /** `"SWAP"`: which positions `swap` noise moves, and their shuffle (host only). */
+  swap: number;
 }> = Object.freeze({
   slot: 0x534c4f54,
   sign: 0x5349474e,
@@ -37,6 +39,7 @@ export const SEED_PURPOSES: Readonly<{
   aliasCoin: 0x41434f49,
   offset: 0x4f464653,
   gamma: 0x47414d4d,
+  swap: 0x53574150,
 });
 
 /** A purpose name, a key of {@linkcode SEED_PURPOSES}. */
@@ -71,5 +74,6 @@ export function deriveSeeds(seed: number): DerivedSeeds {
     aliasCoin: deriveSeed("aliasCoin", seed),
     offset: deriveSeed("offset", seed),
     gamma: deriveSeed("gamma", seed),
+    swap: deriveSeed("swap", seed),
   };
 }

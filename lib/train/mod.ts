@@ -16,4 +16,4 @@ export {
   type Schedule,
   scheduledLr,
 } from "./fit.ts";
-export { buildMlp, type Mlp, type MlpOptions } from "./model.ts";
+export { buildMlp, type LayerOverride, type Mlp, type MlpOptions } from "./model.ts";

@@ -18,8 +18,15 @@ import type { Tile } from "../../shaders/matmul.ts";
 export interface MlpOptions {
   /** Widths including input and output, e.g. `[784, 1000, 10]`. */
   layers: number[];
-  /** The hash of every layer (each layer gets its own seed). */
+  /** The hash of every layer (each layer gets its own seed), unless `perLayer` says otherwise. */
   hash: Hash;
+  /**
+   * Per-layer overrides of `hash` and `tableFraction`, by layer index (entry
+   * `i` for the layer from `layers[i]` to `layers[i + 1]`); a missing entry or
+   * field keeps the network-wide value. E.g. a swept first layer with a fixed
+   * output layer: `[undefined, { hash: hashes.uniform(), tableFraction: 1 / 8 }]`.
+   */
+  perLayer?: readonly (LayerOverride | undefined)[];
   /** Table size as a fraction of each layer's virtual size. Default 1/8. */
   tableFraction?: number;
   /** Zero-slot fraction of every layer. Default 0. */
@@ -49,6 +56,14 @@ export interface MlpOptions {
   procedural?: boolean;
 }
 
+/** What {@linkcode MlpOptions.perLayer} may change for one layer. */
+export interface LayerOverride {
+  /** This layer's hash. */
+  hash?: Hash;
+  /** This layer's table fraction. */
+  tableFraction?: number;
+}
+
 /** The layers of an MLP (ArbLinear, ReLU, …, ArbLinear) and the network. */
 export interface Mlp {
   /** The network. */
@@ -63,16 +78,23 @@ export function buildMlp(gpu: Gpu, o: MlpOptions): Mlp {
     invalidOption("layers", o.layers, "at least two widths, e.g. 784,1000,10");
   }
   const seed = o.seed ?? 0;
+  if (o.perLayer !== undefined && !Array.isArray(o.perLayer)) {
+    invalidOption("perLayer", o.perLayer, "an array with one entry (or undefined) per layer");
+  }
+  if ((o.perLayer?.length ?? 0) > o.layers.length - 1) {
+    invalidOption("perLayer", o.perLayer, `at most ${o.layers.length - 1} entries, one per layer`);
+  }
   const layers: ArbLinear[] = [];
   const modules: Module[] = [];
   for (let i = 0; i + 1 < o.layers.length; i++) {
     const [nIn, nOut] = [o.layers[i], o.layers[i + 1]];
-    const fraction = o.tableFraction ?? 1 / 8;
-    const hashed = o.hash.family !== "dense";
+    const hash = o.perLayer?.[i]?.hash ?? o.hash;
+    const fraction = o.perLayer?.[i]?.tableFraction ?? o.tableFraction ?? 1 / 8;
+    const hashed = hash.family !== "dense";
     const layer = new ArbLinear(gpu, {
       inFeatures: nIn,
       outFeatures: nOut,
-      hash: o.hash,
+      hash,
       tableFraction: hashed ? fraction : undefined,
       tableSize: hashed && o.coprimeTables
         ? coprimeAtLeast(Math.max(1, Math.round(nIn * nOut * fraction)), nOut)
