@@ -13,6 +13,7 @@ import { balanceChart, findFonts, noiseChart, type PlotPoint, renderChart } from
 import { readResults, type RunRecord } from "./results.ts";
 import { EXACT_MAX_N, mean, spearman, type SpearmanResult, std } from "./stats.ts";
 import { canonicalJson, sweepPoint } from "./sweep.ts";
+import { isStudyRecord, studyCells, studyCharts, studySection } from "./study_report.ts";
 
 /** Significance level of the verdicts. */
 export const SIGNIFICANCE = 0.05;
@@ -262,7 +263,12 @@ export type ReportSummary = {
 export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
   const log = opts.log ?? ((msg: string) => console.error(msg));
   const merged = await readResults(opts.inputs);
-  const series = summarize(merged.records);
+  const study = merged.records.filter(isStudyRecord);
+  const series = summarize(merged.records.filter((r) => !isStudyRecord(r)));
+  const studyProfiles = ["converged", "pilot", "ci"]
+    .map((profile) => ({ profile, records: study.filter((r) => r.spec.profile === profile) }))
+    .filter((g) => g.records.length > 0);
+  const studyFigures = new Map<string, string[]>();
   const warnings = [...merged.warnings, ...series.flatMap((s) => s.warnings)];
   await Deno.mkdir(opts.outDir, { recursive: true });
 
@@ -287,6 +293,20 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
         warnings.push(`figure ${s.key} failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    for (const g of studyProfiles) {
+      const drawnHere: string[] = [];
+      for (const [name, spec] of Object.entries(studyCharts(studyCells(g.records), g.profile))) {
+        if (g.profile === "pilot") continue;
+        try {
+          const out = await renderChart(spec, join(opts.outDir, name), fonts);
+          figures.push(out.svg, out.png);
+          drawnHere.push(name);
+        } catch (e) {
+          warnings.push(`figure ${name} failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      studyFigures.set(g.profile, drawnHere);
+    }
   }
   for (const w of warnings) log(w);
 
@@ -297,16 +317,21 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
       merged.files.map((f) => `\`${f}\``).join(", ") + ".",
     "",
   );
-  md.push(
-    "Accuracy is test accuracy in %, entropy the normalized occupancy entropy of the " +
-      "network (H / ln K, 1 = perfectly balanced); both mean ± sample std over seeds. " +
-      `Trends: Spearman's ρ of accuracy against entropy (balance) or radius (noise) over all ` +
-      `runs of one sparsity, ties given mean ranks; two-sided p exact by permutation for ` +
-      `n ≤ ${EXACT_MAX_N}, else from Student's t with n − 2 df. Significant: p < ${SIGNIFICANCE}.`,
-    "",
-  );
+  if (series.length > 0) {
+    md.push(
+      "Accuracy is test accuracy in %, entropy the normalized occupancy entropy of the " +
+        "network (H / ln K, 1 = perfectly balanced); both mean ± sample std over seeds. " +
+        `Trends: Spearman's ρ of accuracy against entropy (balance) or radius (noise) over all ` +
+        `runs of one sparsity, ties given mean ranks; two-sided p exact by permutation for ` +
+        `n ≤ ${EXACT_MAX_N}, else from Student's t with n − 2 df. Significant: p < ${SIGNIFICANCE}.`,
+      "",
+    );
+  }
   if (warnings.length > 0) {
     md.push("## Warnings", "", ...warnings.map((w) => `- ${w}`), "");
+  }
+  for (const g of studyProfiles) {
+    md.push(...studySection(g.profile, g.records, studyFigures.get(g.profile) ?? []));
   }
   for (const s of series) {
     md.push(`## ${title(s)}`, "");
@@ -334,7 +359,7 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
       "",
     );
   }
-  if (series.length === 0) md.push("No runs found.", "");
+  if (series.length === 0 && studyProfiles.length === 0) md.push("No runs found.", "");
   const report = join(opts.outDir, "report.md");
   await Deno.writeTextFile(report, md.join("\n"));
   return { report, figures, runs: merged.records.length, series, warnings };

@@ -248,3 +248,103 @@ function betaContinuedFraction(x: number, a: number, b: number): number {
   }
   return h; // not reached for the a, b the t-test uses; better a close value than a throw
 }
+
+/** Upper tail `P(T ≥ t)` of Student's t with `df` degrees of freedom. */
+export function studentTUpperP(t: number, df: number): number {
+  const two = studentTTwoSidedP(t, df);
+  return t >= 0 ? two / 2 : 1 - two / 2;
+}
+
+/**
+ * The quantile of Student's t: the `t` with `P(T ≤ t) = prob` (bisection on
+ * the tail, to about 1e-10), e.g. `studentTQuantile(0.975, 4)` ≈ 2.776.
+ */
+export function studentTQuantile(prob: number, df: number): number {
+  if (!(prob > 0 && prob < 1) || !(df > 0)) return NaN;
+  if (prob === 0.5) return 0;
+  if (prob < 0.5) return -studentTQuantile(1 - prob, df);
+  let lo = 0;
+  let hi = 1;
+  while (studentTUpperP(hi, df) > 1 - prob) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTUpperP(mid, df) > 1 - prob) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** A one-sample t test of paired differences, with its CI and an equivalence test. */
+export type PairedTest = {
+  /** Pairs. */
+  n: number;
+  /** Mean difference. */
+  mean: number;
+  /** Sample standard deviation of the differences. */
+  sd: number;
+  /** Two-sided p of "mean difference = 0" (Student's t, n − 1 df). */
+  p: number;
+  /** Confidence interval of the mean difference at `level`. */
+  ci: [number, number];
+  /** Its level, e.g. 0.95. */
+  level: number;
+  /**
+   * Two one-sided tests of `|mean| ≥ margin`: the larger one-sided p. Small
+   * means the difference is within `±margin` (equivalence).
+   */
+  tostP: number;
+  /** The equivalence margin. */
+  margin: number;
+};
+
+/**
+ * The paired t test of differences `d` (e.g. accuracy of condition B minus
+ * A, seed by seed): mean, `level` CI, two-sided p, and the TOST p for an
+ * equivalence margin. Needs n ≥ 2; identical differences give p 0 (or 1
+ * when they are all 0) and a zero-width CI.
+ */
+export function pairedTest(d: readonly number[], margin: number, level = 0.95): PairedTest {
+  const n = d.length;
+  const m = mean(d);
+  const sd = std(d);
+  if (n < 2) return { n, mean: m, sd, p: NaN, ci: [NaN, NaN], level, tostP: NaN, margin };
+  const df = n - 1;
+  const se = sd / Math.sqrt(n);
+  if (se === 0) {
+    const within = Math.abs(m) < margin;
+    return { n, mean: m, sd, p: m === 0 ? 1 : 0, ci: [m, m], level, tostP: within ? 0 : 1, margin };
+  }
+  const q = studentTQuantile(1 - (1 - level) / 2, df);
+  const tostP = Math.max(
+    studentTUpperP((m + margin) / se, df),
+    1 - studentTUpperP((m - margin) / se, df),
+  );
+  return {
+    n,
+    mean: m,
+    sd,
+    p: studentTTwoSidedP(m / se, df),
+    ci: [m - q * se, m + q * se],
+    level,
+    tostP,
+    margin,
+  };
+}
+
+/**
+ * Holm's step-down adjustment of p-values (family-wise error control):
+ * sorted ascending, `p_(i) · (m − i)`, made monotone and capped at 1;
+ * returned in the input order. NaN entries are left out of the family and stay NaN.
+ */
+export function holm(ps: readonly number[]): number[] {
+  const idx = ps.map((p, i) => ({ p, i })).filter((e) => !Number.isNaN(e.p))
+    .sort((a, b) => a.p - b.p);
+  const m = idx.length;
+  const out = ps.map(() => NaN);
+  let running = 0;
+  idx.forEach((e, rank) => {
+    running = Math.max(running, Math.min(1, e.p * (m - rank)));
+    out[e.i] = running;
+  });
+  return out;
+}

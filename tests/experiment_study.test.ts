@@ -1,0 +1,202 @@
+/**
+ * The converged study: its design (grid, fresh seeds, contrasts, pilot), its
+ * statistics (t quantiles, paired tests, TOST, Holm) against known answers,
+ * the pilot's learning-rate rule, and the quick CI profile of the protocol
+ * end to end: `deno task experiment study ci` trains for real (validation
+ * split, best epoch selected, test read once), then `report` writes the
+ * contrasts, cells and figures.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RunRecord } from "../lib/experiment/mod.ts";
+import { readResultsFile } from "../lib/experiment/mod.ts";
+import { holm, pairedTest, studentTQuantile, studentTUpperP } from "../lib/experiment/stats.ts";
+import {
+  ciStudyRuns,
+  PILOT_SEED,
+  pilotRuns,
+  STUDY_CONTRASTS,
+  STUDY_SEEDS,
+  studyConditions,
+  studyRuns,
+} from "../lib/experiment/study.ts";
+import {
+  chooseLr,
+  claimVerdict,
+  pilotChoices,
+  studyCells,
+  studyContrasts,
+} from "../lib/experiment/study_report.ts";
+import { runId } from "../lib/experiment/sweep.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+Deno.test("study design: 18 conditions, fresh seeds, contrasts name real conditions", () => {
+  const conditions = studyConditions();
+  assert.equal(conditions.length, 18);
+  assert.equal(new Set(conditions.map((c) => c.key)).size, 18);
+  // Seeds 1-3 were used by the one-epoch study: the main runs never reuse them or the pilot's.
+  assert.ok(STUDY_SEEDS.length >= 4);
+  assert.ok(STUDY_SEEDS.every((s) => s > 3 && s !== PILOT_SEED));
+  const keys = new Set(conditions.map((c) => c.key));
+  for (const c of STUDY_CONTRASTS) assert.ok(keys.has(c.a) && keys.has(c.b), c.key);
+  // Balance and noise sweep the first layer only; the output layer is the same everywhere.
+  for (const c of conditions.filter((c) => c.experiment !== "reference")) {
+    assert.deepEqual(c.outputHash, { family: "uniform", options: { sign: true } });
+    assert.equal(c.outputTableFraction, 1 / 8);
+  }
+  const pilot = pilotRuns();
+  assert.equal(pilot.length, 18 * 3);
+  assert.ok(pilot.every((r) => r.seed === PILOT_SEED && r.onDivergence === "record"));
+  const ids = new Set(pilot.map(runId));
+  assert.equal(ids.size, pilot.length);
+  assert.throws(() => studyRuns({}), /no learning rate for 18 condition/);
+  const lrs = Object.fromEntries(conditions.map((c) => [c.key, 0.03]));
+  const main = studyRuns(lrs);
+  assert.equal(main.length, 18 * STUDY_SEEDS.length);
+  assert.equal(new Set(main.map(runId)).size, main.length);
+  // Seed outermost: a partial study holds whole seeds.
+  assert.deepEqual(main.slice(0, 18).map((r) => r.seed), Array(18).fill(STUDY_SEEDS[0]));
+  assert.ok(main.every((r) => r.validation === 6000 && r.epochs === 10 && r.batch === 50));
+});
+
+Deno.test("stats: t quantiles, paired test and TOST, Holm: known answers", () => {
+  // Tables of Student's t.
+  assert.ok(Math.abs(studentTQuantile(0.975, 4) - 2.7764451) < 1e-6);
+  assert.ok(Math.abs(studentTQuantile(0.975, 1) - 12.7062047) < 1e-5);
+  assert.ok(Math.abs(studentTQuantile(0.95, 10) - 1.8124611) < 1e-6);
+  assert.ok(Math.abs(studentTQuantile(0.025, 4) + 2.7764451) < 1e-6);
+  assert.ok(Math.abs(studentTUpperP(2.7764451, 4) - 0.025) < 1e-7);
+  // d = [0.1, 0.3, 0.2, 0.25, 0.15]: mean 0.2, sd 0.0790569, t = 5.6569 on 4 df.
+  const t = pairedTest([0.1, 0.3, 0.2, 0.25, 0.15], 0.2);
+  assert.ok(Math.abs(t.mean - 0.2) < 1e-12);
+  assert.ok(Math.abs(t.p - 0.0048127) < 1e-6, `p ${t.p}`);
+  assert.ok(Math.abs(t.ci[0] - 0.1018378) < 1e-6 && Math.abs(t.ci[1] - 0.2981622) < 1e-6);
+  // The mean sits on the margin: TOST p is exactly 1/2.
+  assert.ok(Math.abs(t.tostP - 0.5) < 1e-9);
+  // Small differences well inside ±0.2 are equivalent; huge ones are not.
+  assert.ok(pairedTest([0.01, -0.02, 0.0, 0.015, -0.01], 0.2).tostP < 0.001);
+  assert.ok(pairedTest([1, 1.1, 0.9], 0.2).tostP > 0.99);
+  assert.deepEqual(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02]);
+  const h = holm([0.5, NaN, 0.01]);
+  assert.ok(Number.isNaN(h[1]));
+  assert.deepEqual([h[0], h[2]], [0.5, 0.02]);
+});
+
+Deno.test("pilot rule: highest validation accuracy, ties to the smaller rate, divergence loses", () => {
+  assert.equal(chooseLr([0.01, 0.03, 0.1], [0.9, 0.95, 0.94]), 1);
+  assert.equal(chooseLr([0.01, 0.03, 0.1], [0.95, 0.95, 0.94]), 0);
+  assert.equal(chooseLr([0.01, 0.03, 0.1], [0.9, NaN, -1]), 0);
+  assert.equal(chooseLr([0.01], [NaN]), -1);
+  const rec = (lr: number, acc: number, diverged = false) =>
+    ({
+      spec: { condition: "balance/a0.01/r8", lr, seed: PILOT_SEED },
+      result: { validationAccuracy: acc, diverged },
+    }) as unknown as RunRecord;
+  assert.deepEqual(pilotChoices([rec(0.1, 0, true), rec(0.03, 0.96), rec(0.01, 0.95)]), {
+    "balance/a0.01/r8": 0.03,
+  });
+});
+
+Deno.test("contrasts: paired by seed, Holm across contrasts, verdicts by the registered rule", () => {
+  const rec = (condition: string, seed: number, acc: number) =>
+    ({
+      spec: { condition, seed, lr: 0.03 },
+      result: { testAccuracy: acc, entropy: { network: 1, layers: [1, 1] } },
+    }) as unknown as RunRecord;
+  const seeds = [101, 102, 103, 104, 105];
+  const records = seeds.flatMap((s, i) => [
+    // B1-r8: α = 0.1 beats 0.01 by about 2 points in every seed (supported).
+    rec("balance/a0.01/r8", s, 0.95 + i * 0.001),
+    rec("balance/a0.1/r8", s, 0.97 + i * 0.0012),
+    // B2-r8: α = 100 equals α = 0.1 within ±0.02 points (absent within the margin).
+    rec("balance/a100/r8", s, 0.97 + i * 0.0012 + (i % 2 ? 1e-4 : -1e-4)),
+    // N1-r8: q = 1 beats q = 0 by 1 point (contradicts the paper's determinism claim).
+    rec("noise/q0/r8", s, 0.96 + i * 0.001),
+    rec("noise/q1/r8", s, 0.97 + i * 0.001 + (i % 2 ? 5e-4 : -5e-4)),
+  ]);
+  const out = studyContrasts(studyCells(records));
+  const by = Object.fromEntries(out.map((r) => [r.key, r]));
+  assert.equal(by["B1-r8"].verdict, "supported");
+  assert.ok(by["B1-r8"].test!.ci[0] > 1.5 && by["B1-r8"].test!.ci[1] < 2.5);
+  assert.equal(by["B2-r8"].verdict, "absent (within ±0.2 points)");
+  assert.equal(by["N1-r8"].verdict, "contradicted");
+  assert.equal(by["B1-r64"].verdict, "not run yet");
+  assert.equal(claimVerdict(out, "balance"), "not run yet");
+  const ran = out.filter((r) => r.test);
+  assert.equal(claimVerdict(ran, "balance"), "supported");
+  assert.equal(claimVerdict(ran, "noise"), "contradicted");
+  assert.equal(claimVerdict([...ran, { ...ran[2], claim: "balance" }], "balance"), "mixed");
+  // Holm over the three contrasts that ran: adjusted p is at least the raw p.
+  for (const r of out.filter((r) => r.test)) assert.ok(r.holmP >= r.test!.p);
+});
+
+Deno.test({
+  name: "study ci: the protocol end to end (train with validation, select, test once, report)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "arbnet-study-" });
+    try {
+      const out = join(dir, "ci.jsonl");
+      const run = async (args: string[]) => {
+        const r = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "scripts/experiment.ts", ...args],
+          cwd: ROOT,
+          env: { SLURM_ARRAY_TASK_ID: "", JOB_COMPLETION_INDEX: "" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+        assert.equal(r.code, 0, text);
+        return text;
+      };
+      await run(["study", "ci", "--out", out]);
+      const { records } = await readResultsFile(out);
+      assert.equal(records.length, ciStudyRuns().length);
+      for (const r of records) {
+        const res = r.result;
+        assert.equal(res.trainExamples, 1000);
+        assert.equal(res.validationExamples, 200);
+        assert.equal(res.testExamples, 500);
+        assert.ok([1, 2].includes(res.selectedEpoch as number), `${r.id}: ${res.selectedEpoch}`);
+        // The curve is on validation; the test set appears only in the final result.
+        assert.ok(res.history!.every((e) => "validationAccuracy" in e && !("testAccuracy" in e)));
+        const best = Math.max(...res.history!.map((e) => e.validationAccuracy as number));
+        assert.equal(res.validationAccuracy, best);
+        assert.equal(
+          res.history![(res.selectedEpoch as number) - 1].validationAccuracy,
+          best,
+        );
+        assert.match(
+          String((res.code as { commit?: string } | null)?.commit ?? "none"),
+          /^[0-9a-f]{40}$|^none$/,
+        );
+      }
+      // Swap noise keeps the first layer's entropy exactly; the output layers are identical.
+      const seed1 = records.filter((r) => r.spec.seed === 1);
+      const noise = seed1.filter((r) => r.spec.experiment === "noise");
+      assert.equal(noise.length, 2);
+      assert.equal(noise[0].result.entropy.layers[0], noise[1].result.entropy.layers[0]);
+      assert.equal(
+        new Set(seed1.map((r) => r.result.entropy.layers[1])).size,
+        1,
+        "the output layer differs between conditions",
+      );
+      const report = join(dir, "report");
+      await run(["report", out, "--out", report]);
+      const md = await Deno.readTextFile(join(report, "report.md"));
+      assert.match(md, /## Converged study: ci/);
+      assert.match(md, /\| N1-r8 \| noise \| .* \| 2 \|/);
+      assert.match(md, /\| noise\/q0\/r8 \| 0.05 \| 2 \|/);
+      for (const f of ["study-ci-balance.png", "study-ci-noise.svg", "study-ci-curves.png"]) {
+        assert.ok((await Deno.stat(join(report, f))).size > 0, f);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
