@@ -47,7 +47,8 @@ function rows(points: readonly PlotPoint[]) {
   });
 }
 
-const CONFIG = {
+/** The look shared by every figure of the reports (fonts, sizes, frame). */
+export const CHART_CONFIG = {
   font: "sans-serif",
   view: { stroke: "#ddd" },
   axis: { labelFontSize: 12, titleFontSize: 13 },
@@ -95,7 +96,7 @@ export function balanceChart(points: readonly PlotPoint[], title: string): Chart
     height: 320,
     data: { values: rows(points) },
     layer: layers(x),
-    config: CONFIG,
+    config: CHART_CONFIG,
   } as ChartSpec;
 }
 
@@ -126,7 +127,7 @@ export function noiseChart(points: readonly PlotPoint[], title: string): ChartSp
     height: 320,
     data: { values: rows(points) },
     layer: layers(x),
-    config: CONFIG,
+    config: CHART_CONFIG,
   } as ChartSpec;
 }
 

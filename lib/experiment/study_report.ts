@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ChartSpec } from "./plot.ts";
+import { CHART_CONFIG, type ChartSpec } from "./plot.ts";
 import type { RunRecord } from "./results.ts";
 import { holm, mean, type PairedTest, pairedTest, std, studentTQuantile } from "./stats.ts";
 import {
@@ -275,13 +275,6 @@ export function pilotChoices(pilot: readonly RunRecord[]): Record<string, number
 }
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
-const CHART_CONFIG = {
-  font: "sans-serif",
-  view: { stroke: "#ddd" },
-  axis: { labelFontSize: 12, titleFontSize: 13 },
-  legend: { labelFontSize: 12, titleFontSize: 12 },
-  title: { fontSize: 15 },
-};
 
 function regimeLabel(condition: string): string {
   const key = condition.split("/")[2];
