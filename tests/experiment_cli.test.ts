@@ -43,7 +43,8 @@ async function experiment(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "scripts/experiment.ts", ...args],
+    // The experiment's npm packages (plots) are outside the library's lockfile.
+    args: ["run", "-A", "--lock=locks/test.lock", "scripts/experiment.ts", ...args],
     cwd: ROOT,
     env: { ...NO_SHARD_ENV, ...env },
     stdout: "piped",
