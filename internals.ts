@@ -1,8 +1,9 @@
 /**
  * Building blocks below arbnet's public API, for writing your own modules,
  * kernels and benchmarks: the GPU handle's launch and buffer types, a
- * module's plan, the metrics buffer, the default matmul tile and the
- * Dirichlet alias table. Imported as `@arbnet/arbnet/internals`; these may
+ * module's plan, the metrics buffer, the default matmul tile, the
+ * Dirichlet alias table, and where the autotuner keeps its choices
+ * (`setTuneStore`: a runtime other than Deno may persist them its own way). Imported as `@arbnet/arbnet/internals`; these may
  * change between minor versions, where the main entry point (`mod.ts`)
  * follows semantic versioning.
  *
@@ -19,3 +20,5 @@ export type { BufferWindow, GpuStats, Launch, Program } from "./lib/gpu/device.t
 export type { AliasTable } from "./lib/hash/mod.ts";
 export { MetricsBuffer, type Plan, type PlanOptions } from "./lib/nn/mod.ts";
 export { DEFAULT_TILE } from "./shaders/matmul.ts";
+export { setTuneStore, type TuneStore } from "./shaders/matmul_tune.ts";
+export { fileTuneStore } from "./lib/io/mod.ts";

@@ -1,8 +1,8 @@
 /**
  * A small autotuner for the matmul template: times a handful of register
  * tiles for one variant and shape on this adapter, keeps the fastest, and
- * caches the choice per adapter description (in memory, and in a JSON file
- * when the process may read and write it). CPU adapters (lavapipe) and GPUs
+ * caches the choice per adapter description (in memory, and through a
+ * {@linkcode TuneStore}: under Deno a JSON file, lib/io/tile_cache.ts). CPU adapters (lavapipe) and GPUs
  * want very different tiles; measuring beats guessing. Choices it made on
  * adapters we ran ship in `matmul_known_tiles.ts`, so a fresh machine with
  * such an adapter compiles only the winners for those shapes.
@@ -165,49 +165,60 @@ export interface TuneResult {
   ms: number;
 }
 
+/**
+ * Where the autotuner keeps its choices between processes, and its one
+ * setting. The kernels hold no file or environment access of their own, so
+ * they run on any WebGPU runtime: a Deno process gets a JSON file
+ * (`lib/io/tile_cache.ts`, installed when the library's entry point loads),
+ * any other runtime keeps choices in memory unless it sets its own store.
+ */
+export interface TuneStore {
+  /** Where choices persist, as shown to users; null when they live in memory only. */
+  location(): string | null;
+  /** The saved choices by cache key ({@linkcode tuneKey}); empty when none can be read. */
+  load(): Record<string, Tile>;
+  /** Persists every choice; on failure they live for this process only. */
+  save(choices: Record<string, Tile>): void;
+  /** Whether to ignore the shipped choices and tune every shape. */
+  ignoreKnown(): boolean;
+}
+
+/** Choices in memory only, the shipped choices in use: the store of a runtime nobody configured. */
+const MEMORY_ONLY: TuneStore = {
+  location: () => null,
+  load: () => ({}),
+  save() {},
+  ignoreKnown: () => false,
+};
+
 const memory = new Map<string, Tile>();
-let fileLoaded = false;
+let store: TuneStore = MEMORY_ONLY;
+let storeLoaded = false;
 
 /**
- * Where tuned choices persist: `$ARBNET_TUNE_CACHE`, else
- * `$XDG_CACHE_HOME/arbnet/tiles.json` or `~/.cache/arbnet/tiles.json`; null
- * without permission to read the environment (choices then live in memory).
+ * Sets where tuned choices persist (see {@linkcode TuneStore}); its saved
+ * choices are read at the next tuning.
+ *
+ * @param next the store
  */
+export function setTuneStore(next: TuneStore): void {
+  store = next;
+  storeLoaded = false;
+}
+
+/** Where tuned choices persist (the store's location), or null when they live in memory only. */
 export function tuneCachePath(): string | null {
-  try {
-    const explicit = Deno.env.get("ARBNET_TUNE_CACHE");
-    if (explicit) return explicit;
-    const home = Deno.env.get("XDG_CACHE_HOME") ?? (Deno.env.get("HOME") + "/.cache");
-    return `${home}/arbnet/tiles.json`;
-  } catch {
-    return null; // no env permission: memory only
-  }
+  return store.location();
 }
 
-function loadFile(): void {
-  if (fileLoaded) return;
-  fileLoaded = true;
-  const path = tuneCachePath();
-  if (!path) return;
-  try {
-    const saved = JSON.parse(Deno.readTextFileSync(path)) as Record<string, Tile>;
-    for (const [k, v] of Object.entries(saved)) if (!memory.has(k)) memory.set(k, v);
-  } catch {
-    // absent, unreadable or not permitted: start empty
-  }
+function loadStore(): void {
+  if (storeLoaded) return;
+  storeLoaded = true;
+  for (const [k, v] of Object.entries(store.load())) if (!memory.has(k)) memory.set(k, v);
 }
 
-function saveFile(): void {
-  const path = tuneCachePath();
-  if (!path) return;
-  try {
-    Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-    const tmp = `${path}.tmp-${Deno.pid}`;
-    Deno.writeTextFileSync(tmp, JSON.stringify(Object.fromEntries(memory), null, 1));
-    Deno.renameSync(tmp, path);
-  } catch {
-    // not permitted: the choice lives for this process only
-  }
+function saveStore(): void {
+  store.save(Object.fromEntries(memory));
 }
 
 /** The cache key: adapter, variant (without tile) and shape. */
@@ -258,11 +269,7 @@ let known: Map<string, Tile> | null = null;
  */
 export function knownTile(gpu: Gpu, v: MatmulVariant, s: MatmulShape): Tile | null {
   if (KNOWN_TILES_VERSION !== CANDIDATES_VERSION) return null;
-  try {
-    if (Deno.env.get("ARBNET_TUNE_KNOWN") === "off") return null;
-  } catch {
-    // no env permission: the shipped choices apply
-  }
+  if (store.ignoreKnown()) return null;
   known ??= new Map(KNOWN_TILES.map((k) => [knownTileKey(k.adapter, k.variant, k.shape), k.tile]));
   return known.get(knownTileKey(gpu.adapter.description, v, [s.M, s.N, s.K])) ?? null;
 }
@@ -415,7 +422,7 @@ export async function chooseTile(
   tune = true,
 ): Promise<Tile> {
   if (!tune) return DEFAULT_TILE;
-  loadFile();
+  loadStore();
   const key = tuneKey(gpu, v, s);
   const cached = memory.get(key) ?? knownTile(gpu, v, s);
   if (cached) return cached;
@@ -423,6 +430,6 @@ export async function chooseTile(
   // clearly slower tile than the best.
   const [best] = await tuneMatmul(gpu, v, s, tileCandidates(v, gpu.adapter, s), 5);
   memory.set(key, best.tile);
-  saveFile();
+  saveStore();
   return best.tile;
 }
