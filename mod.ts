@@ -31,16 +31,11 @@
 export { ArbnetError, DeviceLostError, NonFiniteError } from "./lib/errors.ts";
 export {
   type AdapterDescription,
-  type BufferWindow,
   type DeviceOptions,
   Gpu,
-  type GpuStats,
-  type Launch,
-  type Program,
   requestDevice,
 } from "./lib/gpu/device.ts";
 export {
-  type AliasTable,
   type BlocksOptions,
   type Conv2dOptions,
   type DenseOptions,
@@ -74,12 +69,9 @@ export {
   Linear,
   type LinearOptions,
   type Metrics,
-  MetricsBuffer,
   Module,
   type NonFiniteReport,
   Parameter,
-  type Plan,
-  type PlanOptions,
   ReLU,
   Sequential,
   SoftmaxCrossEntropy,
@@ -106,7 +98,7 @@ export {
   type MnistOptions,
   type Split,
 } from "./lib/data/mod.ts";
-export { DEFAULT_TILE, type Tile } from "./shaders/matmul.ts";
+export type { Tile } from "./shaders/matmul.ts";
 export {
   buildMlp,
   type EpochRecord,

@@ -23,6 +23,8 @@ import {
   windowRows,
 } from "../shaders/matmul.ts";
 import { chooseTile } from "../shaders/matmul_tune.ts";
+// Tuned tiles persist in a file between runs, as in the training script.
+import "../lib/io/tile_cache.ts";
 import { hashes } from "../lib/hash/mod.ts";
 import { packSlotWords, TRANSPOSE_WEIGHTS_MIN_ROWS } from "../lib/nn/mod.ts";
 import { inverseIndex } from "../lib/nn/inverse_index.ts";

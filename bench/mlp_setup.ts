@@ -11,6 +11,8 @@ import { hashes } from "../lib/hash/mod.ts";
 import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, Trainer } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
+// Tuned tiles persist in a file between runs, as in the training script.
+import "../lib/io/tile_cache.ts";
 
 /** What {@linkcode mlpSetup} builds. */
 export interface MlpSetupOptions {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { renderWgslModule } from "../shaders/embed.ts";
+import { renderWgslModule } from "./embed_wgsl.ts";
 
 const dir = new URL("../shaders/", import.meta.url);
 const target = new URL("wgsl.ts", dir);

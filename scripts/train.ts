@@ -23,6 +23,8 @@ import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
 import { buildMlp, fit, Trainer } from "../lib/train/mod.ts";
 import { ArbnetError, DeviceLostError, NonFiniteError } from "../lib/errors.ts";
 import { tuneCachePath } from "../shaders/matmul_tune.ts";
+// Tuned tiles persist in a file between runs (the kernels themselves have no file access).
+import "../lib/io/tile_cache.ts";
 import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "../lib/io/checkpoint.ts";
 import { HASH_OPTION_FLAGS, hashOptionsFromFlags, openLog, ProgressBar } from "./common.ts";
 

@@ -27,8 +27,8 @@ export interface ElementwiseOp {
   readonly vectorizable?: boolean;
   /**
    * Also maps a per-lane `fn lane(u32) -> f32` over `W`, the u32 counterpart
-   * of `T` (a gather: 1.9× faster on vec4s than one element per invocation
-   * on lavapipe). Needs `vectorizable`.
+   * of `T` (a gather on vec4s pays lavapipe's per-invocation cost once per
+   * four elements). Needs `vectorizable`.
    */
   readonly perLane?: boolean;
   /**
@@ -53,10 +53,8 @@ export interface ElementwiseWatch {
 
 /**
  * Elements each invocation takes, 256 apart (elementwise.wgsl): lavapipe
- * pays per invocation, and four passes measured faster than one on every op
- * of a training step (gather of 1000×1000 weights 1.23 → 1.01 ms, segment
- * sum over 125k slots 1.32 → 1.18, SGD on 125k 0.30 → 0.21; two passes in
- * between). On GPUs the loop costs little: neighbours still touch
+ * pays per invocation, and four passes measured faster than one or two on
+ * every op of a training step (docs/performance.md). On GPUs the loop costs little: neighbours still touch
  * neighbouring words.
  */
 export const ELEMENTWISE_PASSES = 4;

@@ -5,7 +5,7 @@
 // Ops marked `vectorizable` in the op table are written over the element
 // type T (f32, or vec4<f32> when the count is a multiple of 4; `splat`
 // makes a T of a scalar) and index i counts T's: lavapipe pays its
-// per-invocation load overhead once per vec4 (1.5x faster SGD measured).
+// per-invocation load overhead once per vec4 instead of once per element.
 
 // @piece elem_scalar
 alias T = f32;
@@ -148,11 +148,9 @@ fn apply(i: u32) {
 // pass over their entries, which lie together: a lane's trip count is then
 // the run of four slots, which varies less from lane to lane than one
 // slot's (neighbouring lanes wait for the longest), and the boundaries cost
-// five loads instead of eight. On the 784x1000 layer's 98k slots (uniform
-// hash) it took 0.71x the time of one slot per invocation in the kernel
-// bench's table gradient (b50 and b128, device clock, 8 launches in a row)
-// and 0.85-0.95x inside a training step (each launch once); the same with a
-// Dirichlet hash of alpha 0.1. n = ceil(slots / 4).
+// five loads instead of eight. It beat one slot per invocation alone and
+// inside training steps, with uniform and Dirichlet hashes alike.
+// n = ceil(slots / 4).
 struct Params {
   n: u32,
   slots: u32,
@@ -246,7 +244,7 @@ fn apply(i: u32) {
 // invocation per 4×4 block reads four vec4s of X (four examples, four
 // features) and writes them as four vec4s of Xᵀ. Lavapipe pays per load and
 // per invocation, so sixteen elements in eight vec4 accesses beat sixteen
-// invocations (128×1000: 0.58 ms one by one, 0.16 ms in blocks). Examples
+// invocations of one element each. Examples
 // from `rows` to the stride are written as zeros.
 // n = (features / 4)·(stride / 4).
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;

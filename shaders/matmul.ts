@@ -435,8 +435,7 @@ async function windowLaunch(
       windowed ??= await gpu.program(label, matmulSource(v, shape));
       const a = { buffer: buffers.a, offset, size };
       // The last window launches only the tiles that hold rows of A: on
-      // lavapipe a workgroup past M costs as much as a working one (M = 30
-      // and 40 took the same time in 10-row tiles, as did 50 and 60).
+      // lavapipe a workgroup past M costs as much as a working one.
       bind(windowed, a, row0, Math.min(plan.rows, s.M - row0), (start - offset) / 4);
     } else {
       const program = await gpu.program(`${label} rest`, matmulSource(v, null));

@@ -10,8 +10,8 @@
 // fn store_c(m, n, v); fn store_done() (after the tile's last store_c); the
 // `dims` piece (shape uniform) and the `store_tile` piece (the edge guard).
 //
-// No workgroup memory: on CPU adapters (lavapipe) register tiling without it
-// measured ~4x faster than shared-memory tiling, and each invocation reads
+// No workgroup memory: on CPU adapters (lavapipe) barriers become coroutine
+// switches, so register tiling without it runs faster, and each invocation reads
 // its operands straight from (cached) memory. matmul_shared.wgsl is the
 // workgroup-memory version for GPUs; the autotuner picks per adapter.
 //
@@ -19,7 +19,7 @@
 // "// @each i" is repeated for i = 0..TM-1 ("@each j": j = 0..TN-1, "@each i j":
 // every pair) with {i} and {j} substituted (shaders/pieces.ts `unroll`).
 // Arrays indexed in loops ended up in memory on lavapipe; named scalars stay
-// in registers (measured 1.6-1.8x faster).
+// in registers.
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -52,10 +52,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     acc{i}_{j} = fma(a{i}, b{j}, acc{i}_{j}); // @each i j
   }
   // The tile leaves through an array, one row per loop step: fully
-  // unrolled, the guarded stores made lavapipe compile an atomic table
-  // gradient for up to 30 s (0.6-1.0 s so). A loop over every output
-  // compiled faster still but ran the scatter 7-9% slower; this form ran
-  // it within 3% of the unrolled one.
+  // unrolled, every guarded store became a branchy block of its own and
+  // lavapipe compiled an atomic table gradient for many times as long. A
+  // loop over every output compiled faster still but ran the scatter
+  // slower (a slot's run then spans loop steps); this form runs it as fast
+  // as the unrolled one.
   var tile_out: array<f32, TM * TN>;
   tile_out[{i}u * TN + {j}u] = acc{i}_{j}; // @each i j
   for (var i = 0u; i < TM; i++) {

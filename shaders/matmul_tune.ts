@@ -1,8 +1,8 @@
 /**
  * A small autotuner for the matmul template: times a handful of register
  * tiles for one variant and shape on this adapter, keeps the fastest, and
- * caches the choice per adapter description (in memory, and in a JSON file
- * when the process may read and write it). CPU adapters (lavapipe) and GPUs
+ * caches the choice per adapter description (in memory, and through a
+ * {@linkcode TuneStore}: under Deno a JSON file, lib/io/tile_cache.ts). CPU adapters (lavapipe) and GPUs
  * want very different tiles; measuring beats guessing. Choices it made on
  * adapters we ran ship in `matmul_known_tiles.ts`, so a fresh machine with
  * such an adapter compiles only the winners for those shapes.
@@ -35,12 +35,11 @@ import {
  * `isFallbackAdapter`). Mesa 25.0's lavapipe loads every storage-buffer
  * value lane by lane with a bounds check, so outputs per load matter more
  * than registers: one row of invocations (8 lanes, one subgroup) with tall
- * tiles. 10×16 and 13×12 measured 1.2–1.4× faster than 16×8 there; rows
- * that divide the batch (50 = 5·10) waste no lanes. Small tiles and
- * workgroup memory measured 2–4× slower and are left out: every output is
- * inlined code, and compiling costs seconds per large tile on a CPU (on
- * 50×1000×784: 1 s for 8×8, 5-6 s for 10×16 and 13×12, 10 s for the 16×16
- * window, nearly all of a cold tuning's time). Dropped for that reason: the
+ * tiles (10×16 and 13×12 beat 16×8 there); rows that divide the batch
+ * (50 = 5·10) waste no lanes. Small tiles and workgroup memory measured
+ * slower and are left out: every output is inlined code, and compiling a
+ * large tile takes seconds on a CPU, nearly all of a cold tuning's time.
+ * Dropped for that reason: the
  * tiles that never won among the 46 products a week of runs tuned (8×8 in
  * one row of 16 or 8 invocations, the 8×8 window) and the 16×12 window,
  * which won one (a 128-row forward, by less than the spread between runs).
@@ -52,20 +51,18 @@ export const CPU_TILE_CANDIDATES: readonly Tile[] = [
   { tm: 10, tn: 16, wgX: 8, wgY: 1, interleave: true },
   { tm: 13, tn: 12, wgX: 8, wgY: 1, interleave: true },
   // One column of invocations: B's (the weights') loads are uniform per
-  // workgroup. Mesa ≥ 25.1 loads uniform values once; there this tile made
-  // the hashed forward 1.4× faster than on 25.0 (see matmul.wgsl).
+  // workgroup. Mesa ≥ 25.1 loads uniform values once; there this tile wins
+  // the gathered hashed forward (docs/performance.md).
   { tm: 4, tn: 16, wgX: 1, wgY: 16, interleave: true },
   // A's rows through uniform windows, B as vec4s (matmul_window.wgsl): dense
   // row-major products only, where the window fits (windowMisfit). 16 rows
-  // (for K ≤ 1024) measured 1.2–1.4× faster than 8 on 48/128×{784,1000}×1000;
-  // 16 columns 0.3–5% faster than 12, and 8 slowest, at batch 128 (forward
-  // 128×1000×1000 and its table gradient, four runs).
+  // (for K ≤ 1024) beat 8 on 48/128×{784,1000}×1000, and 16 columns beat
+  // 12 and 8 at batch 128.
   { tm: 16, tn: 16, wgX: 8, wgY: 1, window: true },
   // 10 rows: a batch of 50 in five tiles, where 16-row windows cover 64 rows.
   // Its windows start off the 256-byte alignment (windowSlack). At batch 50
-  // the two forward products of 784-1000-1000-10 took 5.5 ms with it, 6.7
-  // with the 13-row register tile; the input gradient (B transposed) still
-  // runs faster on register tiles there.
+  // it beats the 13-row register tile on the forward products; the input
+  // gradient (B transposed) still runs faster on register tiles there.
   { tm: 10, tn: 16, wgX: 8, wgY: 1, window: true },
 ];
 
@@ -100,8 +97,8 @@ export const TILE_CANDIDATES: readonly Tile[] = [
  * most {@linkcode SMALL_TILE_OUTPUTS} outputs per invocation: they take well
  * under a millisecond whatever the tile (a layer of 10 outputs, the
  * gradients of its 10 columns), but tuning them compiled every large tile
- * once more for their store: 17 s of a cold start on lavapipe for the
- * 50×10×1000 output layer, where small tiles compile in about a second.
+ * once more for their store, a large share of a cold start on lavapipe,
+ * where small tiles compile in about a second.
  */
 export const SMALL_PRODUCT_FLOPS = 16e6;
 
@@ -156,8 +153,7 @@ function windowVariant(v: MatmulVariant): boolean {
  * cache key: a cached choice made among other candidates, or by another
  * clock, is measured again. 14: timed on the device's timestamps, where the
  * wall clock had picked, for the b50 forward products, a 16×16 window tile
- * that the device clock times 20-30% slower than the 10×16 one (6.5-6.7
- * against 5.1-5.5 ms for a step's two forward products).
+ * that the device clock times slower than the 10×16 one.
  */
 export const CANDIDATES_VERSION = 14;
 
@@ -169,49 +165,60 @@ export interface TuneResult {
   ms: number;
 }
 
+/**
+ * Where the autotuner keeps its choices between processes, and its one
+ * setting. The kernels hold no file or environment access of their own, so
+ * they run on any WebGPU runtime: a Deno process gets a JSON file
+ * (`lib/io/tile_cache.ts`, installed when the library's entry point loads),
+ * any other runtime keeps choices in memory unless it sets its own store.
+ */
+export interface TuneStore {
+  /** Where choices persist, as shown to users; null when they live in memory only. */
+  location(): string | null;
+  /** The saved choices by cache key ({@linkcode tuneKey}); empty when none can be read. */
+  load(): Record<string, Tile>;
+  /** Persists every choice; on failure they live for this process only. */
+  save(choices: Record<string, Tile>): void;
+  /** Whether to ignore the shipped choices and tune every shape. */
+  ignoreKnown(): boolean;
+}
+
+/** Choices in memory only, the shipped choices in use: the store of a runtime nobody configured. */
+const MEMORY_ONLY: TuneStore = {
+  location: () => null,
+  load: () => ({}),
+  save() {},
+  ignoreKnown: () => false,
+};
+
 const memory = new Map<string, Tile>();
-let fileLoaded = false;
+let store: TuneStore = MEMORY_ONLY;
+let storeLoaded = false;
 
 /**
- * Where tuned choices persist: `$ARBNET_TUNE_CACHE`, else
- * `$XDG_CACHE_HOME/arbnet/tiles.json` or `~/.cache/arbnet/tiles.json`; null
- * without permission to read the environment (choices then live in memory).
+ * Sets where tuned choices persist (see {@linkcode TuneStore}); its saved
+ * choices are read at the next tuning.
+ *
+ * @param next the store
  */
+export function setTuneStore(next: TuneStore): void {
+  store = next;
+  storeLoaded = false;
+}
+
+/** Where tuned choices persist (the store's location), or null when they live in memory only. */
 export function tuneCachePath(): string | null {
-  try {
-    const explicit = Deno.env.get("ARBNET_TUNE_CACHE");
-    if (explicit) return explicit;
-    const home = Deno.env.get("XDG_CACHE_HOME") ?? (Deno.env.get("HOME") + "/.cache");
-    return `${home}/arbnet/tiles.json`;
-  } catch {
-    return null; // no env permission: memory only
-  }
+  return store.location();
 }
 
-function loadFile(): void {
-  if (fileLoaded) return;
-  fileLoaded = true;
-  const path = tuneCachePath();
-  if (!path) return;
-  try {
-    const saved = JSON.parse(Deno.readTextFileSync(path)) as Record<string, Tile>;
-    for (const [k, v] of Object.entries(saved)) if (!memory.has(k)) memory.set(k, v);
-  } catch {
-    // absent, unreadable or not permitted: start empty
-  }
+function loadStore(): void {
+  if (storeLoaded) return;
+  storeLoaded = true;
+  for (const [k, v] of Object.entries(store.load())) if (!memory.has(k)) memory.set(k, v);
 }
 
-function saveFile(): void {
-  const path = tuneCachePath();
-  if (!path) return;
-  try {
-    Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-    const tmp = `${path}.tmp-${Deno.pid}`;
-    Deno.writeTextFileSync(tmp, JSON.stringify(Object.fromEntries(memory), null, 1));
-    Deno.renameSync(tmp, path);
-  } catch {
-    // not permitted: the choice lives for this process only
-  }
+function saveStore(): void {
+  store.save(Object.fromEntries(memory));
 }
 
 /** The cache key: adapter, variant (without tile) and shape. */
@@ -262,11 +269,7 @@ let known: Map<string, Tile> | null = null;
  */
 export function knownTile(gpu: Gpu, v: MatmulVariant, s: MatmulShape): Tile | null {
   if (KNOWN_TILES_VERSION !== CANDIDATES_VERSION) return null;
-  try {
-    if (Deno.env.get("ARBNET_TUNE_KNOWN") === "off") return null;
-  } catch {
-    // no env permission: the shipped choices apply
-  }
+  if (store.ignoreKnown()) return null;
   known ??= new Map(KNOWN_TILES.map((k) => [knownTileKey(k.adapter, k.variant, k.shape), k.tile]));
   return known.get(knownTileKey(gpu.adapter.description, v, [s.M, s.N, s.K])) ?? null;
 }
@@ -280,9 +283,8 @@ const LAUNCHES_PER_MEASURE = 4;
 /**
  * One round of measures, in milliseconds per launch: on the device's own
  * clock when it has timestamp queries, else by the wall clock around a wait.
- * The fallback is coarse: a wait costs about 11 ms under Deno 2.9 on
- * lavapipe whatever the work (Deno polls, then sleeps 10 ms), and its
- * jitter blurs differences between tiles that the timestamps resolve.
+ * The fallback is coarse: a wait under Deno 2.9 costs a fixed time
+ * whatever the work (Deno polls, then sleeps), and its jitter blurs differences between tiles that the timestamps resolve.
  */
 async function timeRound(gpu: Gpu, launches: readonly Launch[]): Promise<number[]> {
   const onDevice = await gpu.timeLaunches(launches, LAUNCHES_PER_MEASURE);
@@ -420,14 +422,14 @@ export async function chooseTile(
   tune = true,
 ): Promise<Tile> {
   if (!tune) return DEFAULT_TILE;
-  loadFile();
+  loadStore();
   const key = tuneKey(gpu, v, s);
   const cached = memory.get(key) ?? knownTile(gpu, v, s);
   if (cached) return cached;
-  // Five rounds: with three, a slow spell on a shared VM picked a tile 1.3×
-  // slower than the best for the b50 input gradient in one of our runs.
+  // Five rounds: with three, a slow spell on a shared VM once picked a
+  // clearly slower tile than the best.
   const [best] = await tuneMatmul(gpu, v, s, tileCandidates(v, gpu.adapter, s), 5);
   memory.set(key, best.tile);
-  saveFile();
+  saveStore();
   return best.tile;
 }

@@ -6,8 +6,8 @@
 // and each workgroup row takes TM of its rows. B is read as vec4s along N.
 // Mesa 25.0's lavapipe loads a storage value lane by lane, each behind a
 // branch on the lane's execution mask, but a uniform value with a
-// branch-free gather: bench/lavapipe_loads.ts measured this form 1.5x faster
-// than matmul.wgsl on 50/128×784×1000. A window must lie inside A's buffer;
+// branch-free gather, so this form beats matmul.wgsl there on the
+// products of a training step (docs/performance.md). A window must lie inside A's buffer;
 // where the last one does not, one more dispatch of the same template reads
 // those rows from storage (`a_rows`).
 //
@@ -51,9 +51,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     acc{i}_{j} = step(acc{i}_{j}, b{j}, a{i}); // @each i j
   }
   // The tile leaves through an array and one loop of vec4 stores: fully
-  // unrolled, lavapipe took 9-16 s to compile a 16×16 deterministic table
-  // gradient's tile (0.6-0.7 s so) and ran it in 1.1-1.4× the time. One row
-  // per loop step (as matmul.wgsl) ran no faster than unrolled.
+  // unrolled, every guarded store became a branchy block of its own, and
+  // lavapipe compiled a large tile many times as long and ran it slower.
+  // One row per loop step (as matmul.wgsl) ran no faster than unrolled.
   var tile_out: array<vec4<f32>, TM * TN / 4u>;
   tile_out[{i}u * (TN / 4u) + {j}u] = acc{i}_{j}; // @each i j
   for (var q = 0u; q < TM * TN / 4u; q++) {

@@ -111,7 +111,7 @@ export async function runTrain(
     // private folder): run a copy of the sources from its own folder.
     const root = new URL("../", import.meta.url).pathname;
     const src = join(as.denoDir, "src");
-    for (const part of ["deno.json", "lib", "scripts", "shaders"]) {
+    for (const part of ["deno.json", "deno.lock", "lib", "scripts", "shaders"]) {
       cpSync(join(root, part), join(src, part), { recursive: true });
     }
     script = join(src, "scripts", "train.ts");

@@ -8,6 +8,8 @@ import { type Gpu, requestDevice } from "../lib/gpu/device.ts";
 import { Rng } from "../lib/util/random.ts";
 import { ArbnetError } from "../lib/errors.ts";
 import assert from "node:assert/strict";
+// Tests that tune tiles keep the choices on disk, as the library does under Deno.
+import "../lib/io/tile_cache.ts";
 
 let shared: Promise<Gpu> | null = null;
 

@@ -303,9 +303,19 @@ Deno.test("kill test: SIGKILL mid-sweep, restart, every run recorded exactly onc
   const dir = await Deno.makeTempDir();
   const out = join(dir, "killed.jsonl");
   const script = new URL("./fixtures/experiment/kill_sweep.ts", import.meta.url).pathname;
+  // The sweep's npm packages (plots) are in the tests' lockfile, not the library's.
+  const TEST_LOCK = new URL("../locks/test.lock", import.meta.url).pathname;
   const cmd = () =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "--allow-read", `--allow-write=${dir}`, script, out],
+      args: [
+        "run",
+        "--no-prompt",
+        "--allow-read",
+        `--allow-write=${dir}`,
+        `--lock=${TEST_LOCK}`,
+        script,
+        out,
+      ],
       stdout: "piped",
       stderr: "piped",
     });

@@ -1,6 +1,6 @@
 /**
  * Occupancy entropy: exact small cases, conventions, the network-wide
- * version, digamma, the worked figures of ARBNET.md, and the claim that a
+ * version, digamma, the design's worked figures (docs/arbnet.md), and the claim that a
  * neighbourhood hash with a large radius is as random as `uniform`.
  * @module
  */
@@ -92,7 +92,7 @@ Deno.test("digamma: known values and the recurrence", () => {
   close(expectedDirichletEntropy(1, 2), 0.5, 1e-14); // ψ(3) − ψ(2) = 1/2
 });
 
-// ARBNET.md's worked figures for a 784×1000 layer with K = 98,000. The figures
+// The design's worked figures (docs/arbnet.md) for a 784×1000 layer with K = 98,000. The figures
 // are quoted to 2 or 3 decimals, so each tolerance is half a unit of the last
 // quoted digit plus, for the random hashes, at least 4× the seed-to-seed sd
 // measured for this size (about 0.006 at α = 0.001, 1e-4 at α = 1, 3e-5 at

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { renderWgslModule } from "../shaders/embed.ts";
+import { renderWgslModule } from "../scripts/embed_wgsl.ts";
 
 Deno.test("shaders/wgsl.ts embeds the current shaders/*.wgsl (run scripts/gen_wgsl.ts)", async () => {
   const dir = new URL("../shaders/", import.meta.url);

@@ -81,7 +81,14 @@ function scriptArg(name: string): string {
 /** Runs a peer script with `args` in a subprocess and parses its last stdout line as JSON. */
 async function runPeerScript(script: string, args: string[]): Promise<unknown> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", scriptArg(script), ...args],
+    // TensorFlow.js is in the benchmarks' lockfile, outside the library's install set.
+    args: [
+      "run",
+      "-A",
+      `--lock=${scriptArg("../../locks/bench.lock")}`,
+      scriptArg(script),
+      ...args,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

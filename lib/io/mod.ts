@@ -16,6 +16,8 @@
  * @module
  */
 
+// Under Deno the autotuner keeps its choices in a file: loading the io layer installs that store.
+export { fileTuneStore } from "./tile_cache.ts";
 export {
   buildFromCheckpoint,
   type BuildFromCheckpointOptions,

@@ -4,8 +4,8 @@
  * infinity. Recording costs one small dispatch per watched tensor per step
  * and no readback; a parameter handed over to its optimizer
  * (`Optimizer.watchUpdates`: SGD and Adam) costs nothing extra, its update
- * testing the values it writes (3% off a dense 784-1000-1000-10 step at
- * batch 50 on lavapipe). The flags are read only when someone asks (`fit`
+ * testing the values it writes instead of a pass of its own over the
+ * weights (docs/performance.md). The flags are read only when someone asks (`fit`
  * does at each metrics read), and then say where a run went bad and when.
  *
  * Layer: nn; imports `lib/gpu` and the `nonfinite` kernel.

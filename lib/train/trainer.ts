@@ -293,7 +293,7 @@ const trainers = new WeakMap<Module, Trainer>();
 
 /**
  * One training step from host arrays, returning that batch's mean loss (the
- * public contract of ARBNET.md). Reads the loss back, so for speed use a
+ * library's first example, README.md). Reads the loss back, so for speed use a
  * {@linkcode Trainer} and read metrics every few hundred steps.
  */
 export async function trainStep(
