@@ -144,7 +144,7 @@ Deno.test({
       const out = join(dir, "ci.jsonl");
       const run = async (args: string[]) => {
         const r = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", "scripts/experiment.ts", ...args],
+          args: ["run", "-A", "--lock=locks/test.lock", "scripts/experiment.ts", ...args],
           cwd: ROOT,
           env: { SLURM_ARRAY_TASK_ID: "", JOB_COMPLETION_INDEX: "" },
           stdout: "piped",
