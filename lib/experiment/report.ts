@@ -11,6 +11,8 @@
 import { join } from "node:path";
 import { balanceChart, findFonts, noiseChart, type PlotPoint, renderChart } from "./plot.ts";
 import { readResults, type RunRecord } from "./results.ts";
+import { checkReportInputs } from "./report_files.ts";
+import { writeFileAtomic } from "../io/files.ts";
 import { EXACT_MAX_N, mean, spearman, type SpearmanResult, std } from "./stats.ts";
 import { canonicalJson, sweepPoint } from "./sweep.ts";
 
@@ -262,9 +264,9 @@ export type ReportSummary = {
 export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
   const log = opts.log ?? ((msg: string) => console.error(msg));
   const merged = await readResults(opts.inputs);
+  await checkReportInputs(merged, opts);
   const series = summarize(merged.records);
   const warnings = [...merged.warnings, ...series.flatMap((s) => s.warnings)];
-  await Deno.mkdir(opts.outDir, { recursive: true });
 
   const figures: string[] = [];
   const drawn = new Set<string>();
@@ -336,6 +338,6 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
   }
   if (series.length === 0) md.push("No runs found.", "");
   const report = join(opts.outDir, "report.md");
-  await Deno.writeTextFile(report, md.join("\n"));
+  await writeFileAtomic(report, md.join("\n"), "report");
   return { report, figures, runs: merged.records.length, series, warnings };
 }
