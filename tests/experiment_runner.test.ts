@@ -305,7 +305,11 @@ Deno.test("kill test: SIGKILL mid-sweep, restart, every run recorded exactly onc
   const script = new URL("./fixtures/experiment/kill_sweep.ts", import.meta.url).pathname;
   const cmd = () =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "--allow-read", `--allow-write=${dir}`, script, out],
+      // `ps` tells the restarted sweep that the killed one's lock is stale.
+      args: [
+        ...["run", "--no-prompt", "--allow-read", `--allow-write=${dir}`, "--allow-run=ps"],
+        ...[script, out],
+      ],
       stdout: "piped",
       stderr: "piped",
     });

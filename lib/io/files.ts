@@ -163,31 +163,51 @@ export async function checkDistinct(paths: { what: string; path?: string }[]): P
   }
 }
 
-function hostName(): string {
+/**
+ * This machine's name for lock files: `Deno.hostname()` (it needs
+ * `--allow-sys`), else `/etc/hostname`, else `"unknown"` (whose locks are
+ * never taken for stale: another machine may hold them).
+ */
+export function hostName(): string {
   try {
     return Deno.hostname();
   } catch {
-    return "unknown";
+    try {
+      return Deno.readTextFileSync("/etc/hostname").trim() || "unknown";
+    } catch {
+      return "unknown";
+    }
   }
 }
 
 /**
- * Whether process `pid` of this host is alive: Linux's `/proc` is asked;
- * where there is none the answer is yes (a lock is then never taken for
- * stale, and the message says how to remove it).
+ * Whether process `pid` of this host is alive: Linux's `/proc` is asked (it
+ * needs `--allow-all`), else `ps -p` (it needs `--allow-run`); where neither
+ * answers, yes (a lock is then never taken for stale, and the message says
+ * how to remove it).
  */
 export function processAlive(pid: number): boolean {
   if (pid === Deno.pid) return true;
   try {
     Deno.statSync("/proc/self");
+    try {
+      Deno.statSync(`/proc/${pid}`);
+      return true;
+    } catch {
+      return false;
+    }
   } catch {
-    return true;
+    // No /proc, or no permission to read it.
   }
   try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
+    const ps = new Deno.Command("ps", {
+      args: ["-p", String(pid)],
+      stdout: "null",
+      stderr: "null",
+    });
+    return ps.outputSync().code === 0;
   } catch {
-    return false;
+    return true;
   }
 }
 
@@ -224,7 +244,8 @@ async function readOwner(lock: string): Promise<LockOwner | null> {
 /** Why the lock at `lock` may be taken over, or null when its holder may be alive. */
 async function staleReason(lock: string, owner: LockOwner | null): Promise<string | null> {
   if (owner) {
-    if (owner.host !== hostName() || processAlive(owner.pid)) return null;
+    const host = hostName();
+    if (owner.host !== host || host === "unknown" || processAlive(owner.pid)) return null;
     return `process ${owner.pid} that held it is gone`;
   }
   const age = Date.now() - ((await statOrNull(lock))?.mtime?.getTime() ?? Date.now());
