@@ -12,10 +12,10 @@
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
 import {
+  countsEntropy,
   hashFamilyNames,
   hashFromDescriptor,
   networkEntropy,
-  occupancyEntropy,
 } from "../lib/hash/mod.ts";
 import { loadCifar10, loadMnist } from "../lib/data/mod.ts";
 import type { Dataset } from "../lib/data/mod.ts";
@@ -199,10 +199,10 @@ await runMain(async () => {
     });
   const trainer = new Trainer(net, opt, { features: train.features, classes: train.classes });
 
-  const layerEntropy = arb.map((l) => occupancyEntropy(l.indices, l.config.tableSize));
-  const whole = networkEntropy(
-    arb.map((l) => ({ indices: l.indices, tableSize: l.config.tableSize })),
-  );
+  // From slot counts: a procedural layer never builds its per-position indices on the host.
+  const occupancy = arb.map((l) => ({ counts: l.slotCounts, tableSize: l.config.tableSize }));
+  const layerEntropy = occupancy.map((o) => countsEntropy(o.counts, o.tableSize));
+  const whole = networkEntropy(occupancy);
   const log = await openLog(f.log, "train");
   const config = {
     dataset: f.dataset,

@@ -31,7 +31,14 @@ import {
 } from "../lib/experiment/mod.ts";
 import { acquireLock, hostName, removeStaleTemps, writeFileAtomic } from "../lib/io/files.ts";
 import { readCheckpointInfo } from "../lib/io/checkpoint.ts";
-import { hashes } from "../lib/hash/mod.ts";
+import {
+  type Hash,
+  hashes,
+  type IndexSpec,
+  proceduralSlotCounts,
+  slotCounts,
+} from "../lib/hash/mod.ts";
+import { ArbLinear } from "../lib/nn/mod.ts";
 import { Adam, SGD } from "../lib/optim/mod.ts";
 import { buildMlp, Trainer, trainStep } from "../lib/train/mod.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
@@ -459,5 +466,59 @@ gpuTest("API misuse: optimizer options out of bounds or unknown are named", (gpu
     "invalid nesterov: 1 (expected true or false)",
   );
   throwsArbnet("setSteps(-1)", () => new SGD(p, { lr: 0.1 }).setSteps(-1), "invalid steps: -1");
+  return Promise.resolve();
+});
+
+Deno.test("procedural slot counts equal the indices' counts, without building them", () => {
+  const cases: [Hash, IndexSpec][] = [
+    [hashes.uniform(), { rows: 37, cols: 23, tableSize: 101, seed: 5 }],
+    [hashes.uniform(), { rows: 30, cols: 20, tableSize: 64, seed: 2, sparsity: 0.6 }],
+    [hashes.neighborhood({ radius: 3 }), { rows: 40, cols: 9, tableSize: 50, seed: 3 }],
+    [hashes.neighborhood({ radius: 0 }), {
+      rows: 8,
+      cols: 8,
+      tableSize: 7,
+      seed: 1,
+      sparsity: 0.3,
+    }],
+    [hashes.dirichlet({ alpha: 0.1 }), { rows: 25, cols: 31, tableSize: 77, seed: 9 }],
+    [hashes.dirichlet({ alpha: 10 }), {
+      rows: 25,
+      cols: 31,
+      tableSize: 77,
+      seed: 4,
+      sparsity: 0.5,
+    }],
+  ];
+  for (const [hash, spec] of cases) {
+    assert.deepEqual(
+      proceduralSlotCounts(hash, spec),
+      slotCounts(hash.indices(spec), spec.tableSize),
+      `${hash.family} ${JSON.stringify(spec)}`,
+    );
+  }
+});
+
+gpuTest("a procedural layer's slot counts never build its host index array", (gpu) => {
+  // A hash whose index array must not be asked for (4 bytes per position).
+  const hash: Hash = Object.create(hashes.dirichlet({ alpha: 1 }));
+  hash.indices = () => {
+    throw new Error("indices built on the host");
+  };
+  const layer = new ArbLinear(gpu, {
+    inFeatures: 300,
+    outFeatures: 200,
+    hash,
+    tableSize: 500,
+    sparsity: 0.25,
+    procedural: true,
+    seed: 3,
+  });
+  const counts = layer.slotCounts;
+  assert.equal(counts.length, 501);
+  assert.equal(counts.reduce((a, b) => a + b, 0), 300 * 200);
+  const plain = hashes.dirichlet({ alpha: 1 });
+  const spec = { rows: 300, cols: 200, tableSize: 500, sparsity: 0.25, seed: 3 };
+  assert.deepEqual(counts, slotCounts(plain.indices(spec), 500));
   return Promise.resolve();
 });

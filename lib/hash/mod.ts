@@ -66,6 +66,7 @@ export {
   recurrentSlot,
 } from "./recurrent.ts";
 export {
+  countsEntropy,
   digamma,
   type Entropy,
   expectedDirichletEntropy,
@@ -74,3 +75,4 @@ export {
   occupancyEntropy,
   slotCounts,
 } from "./entropy.ts";
+export { proceduralSlotCounts } from "./occupancy.ts";
