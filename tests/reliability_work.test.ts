@@ -29,7 +29,13 @@ import {
   runSweep,
   writeReport,
 } from "../lib/experiment/mod.ts";
-import { acquireLock, hostName, removeStaleTemps, writeFileAtomic } from "../lib/io/files.ts";
+import {
+  acquireLock,
+  fileError,
+  hostName,
+  removeStaleTemps,
+  writeFileAtomic,
+} from "../lib/io/files.ts";
 import { readCheckpointInfo } from "../lib/io/checkpoint.ts";
 import {
   type Hash,
@@ -282,6 +288,21 @@ Deno.test("atomic writes name the path; stale temporary files are removed", asyn
     );
   } finally {
     await remove();
+  }
+});
+
+Deno.test("file-system failures become one line naming the path and what to do", () => {
+  // What Deno throws for a full disk, a read-only file system and a forbidden folder.
+  const cases: [Error, string][] = [
+    [new Error("No space left on device (os error 28)"), "no space left on the disk; free some"],
+    [new Error("Read-only file system (os error 30)"), "the file system is read-only; choose"],
+    [new Deno.errors.PermissionDenied("Permission denied (os error 13)"), "permission denied;"],
+    [new Deno.errors.IsADirectory("Is a directory (os error 21)"), "it is a folder; give a file"],
+  ];
+  for (const [e, what] of cases) {
+    const m = fileError(e, "/data/run.jsonl", "append to the log").message;
+    assert.ok(m.startsWith(`cannot append to the log /data/run.jsonl: ${what}`), m);
+    assert.ok(!m.includes("\n"), m);
   }
 });
 
