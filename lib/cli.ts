@@ -115,6 +115,9 @@ export function parseFlags<S extends FlagSpec>(
       }
       out[name] = s;
     } else {
+      // An empty value (`--resume ""`, an unset shell variable) would read as
+      // "not given" and silently change what the run does.
+      if (s === "") throw new ArbnetError(`invalid --${name} "": expected a non-empty value`);
       out[name] = s;
     }
   }
@@ -133,13 +136,28 @@ export function parseIntList(flag: string, s: string): number[] {
   return nums;
 }
 
-/** Runs a script's main, printing an {@linkcode ArbnetError} as a one-line message and exiting 2. */
+/** Whether `e` is one of Deno's file-system and I/O errors (`Deno.errors.*`). */
+function isDenoError(e: unknown): e is Error {
+  return Object.values(Deno.errors).some((c) => e instanceof c);
+}
+
+/**
+ * Runs a script's main, printing an {@linkcode ArbnetError} as a one-line
+ * message and exiting 2. A file-system error that escaped every specific
+ * check (a folder where a file was expected, a full or read-only disk) is a
+ * user's problem too: one `error:` line with Deno's message, which names the
+ * path, and exit code 2, never a stack trace.
+ */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (e) {
     if (e instanceof ArbnetError) {
       console.error(`error: ${e.message}`);
+      Deno.exit(2);
+    }
+    if (isDenoError(e)) {
+      console.error(`error: ${e.message.split("\n")[0]}: check the path and its permissions`);
       Deno.exit(2);
     }
     throw e;

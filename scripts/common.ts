@@ -6,6 +6,7 @@
 
 import { dirname } from "node:path";
 import { ArbnetError } from "../lib/errors.ts";
+import { fileError } from "../lib/io/files.ts";
 import type { EpochRecord, Progress } from "../lib/train/mod.ts";
 
 /** The flags that choose a hash family's options, shared by every script that builds hashes. */
@@ -56,14 +57,25 @@ export interface JsonlLog {
 /** Opens `path` (or `out/<prefix>-<time>.jsonl`) for appending. */
 export async function openLog(path: string | undefined, prefix: string): Promise<JsonlLog> {
   const p = path ?? `out/${prefix}-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
-  await Deno.mkdir(dirname(p), { recursive: true });
-  const file = await Deno.open(p, { append: true, create: true });
+  let file: Deno.FsFile;
+  try {
+    await Deno.mkdir(dirname(p), { recursive: true });
+    file = await Deno.open(p, { append: true, create: true });
+  } catch (e) {
+    throw fileError(e, p, "open the log");
+  }
   const enc = new TextEncoder();
   return {
     path: p,
     async write(record) {
-      const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n";
-      await file.write(enc.encode(line));
+      const line = enc.encode(JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n");
+      try {
+        let at = 0;
+        while (at < line.length) at += await file.write(line.subarray(at));
+      } catch (e) {
+        // A full disk mid-run: say which file, not just the OS error.
+        throw fileError(e, p, "append to the log");
+      }
     },
     close() {
       file.close();

@@ -12,10 +12,10 @@
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
 import {
+  countsEntropy,
   hashFamilyNames,
   hashFromDescriptor,
   networkEntropy,
-  occupancyEntropy,
 } from "../lib/hash/mod.ts";
 import { loadCifar10, loadMnist } from "../lib/data/mod.ts";
 import type { Dataset } from "../lib/data/mod.ts";
@@ -25,8 +25,15 @@ import { ArbnetError, DeviceLostError, NonFiniteError } from "../lib/errors.ts";
 import { tuneCachePath } from "../shaders/matmul_tune.ts";
 // Tuned tiles persist in a file between runs (the kernels themselves have no file access).
 import "../lib/io/tile_cache.ts";
-import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "../lib/io/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../lib/io/checkpoint.ts";
 import { HASH_OPTION_FLAGS, hashOptionsFromFlags, openLog, ProgressBar } from "./common.ts";
+import {
+  checkFlagsApply,
+  checkSparsity,
+  compareResume,
+  prepareOutputs,
+  type RunSettings,
+} from "./train_checks.ts";
 
 const FLAGS = {
   dataset: { type: "enum", choices: ["mnist", "cifar10"], default: "mnist", help: "training data" },
@@ -41,8 +48,7 @@ const FLAGS = {
     type: "number",
     min: 1e-9,
     max: 1,
-    default: 1 / 8,
-    help: "table size K as a fraction of each layer's virtual size",
+    help: "table size K as a fraction of each layer's virtual size (default 1/8)",
   },
   sparsity: {
     type: "number",
@@ -53,7 +59,7 @@ const FLAGS = {
   },
   optimizer: { type: "enum", choices: ["sgd", "adam"], default: "sgd", help: "optimizer" },
   lr: { type: "number", min: 1e-9, max: 100, help: "learning rate (default 0.05 sgd, 0.001 adam)" },
-  momentum: { type: "number", min: 0, max: 0.999, default: 0.9, help: "SGD momentum" },
+  momentum: { type: "number", min: 0, max: 0.999, help: "SGD momentum (default 0.9)" },
   nesterov: { type: "bool", help: "Nesterov momentum" },
   "weight-decay": { type: "number", min: 0, default: 0, help: "L2 weight decay" },
   schedule: {
@@ -95,6 +101,14 @@ const FLAGS = {
   },
   checkpoint: { type: "string", help: "save network + optimizer here after every epoch (atomic)" },
   resume: { type: "string", help: "restore a --checkpoint file and continue with its next epoch" },
+  overwrite: {
+    type: "bool",
+    help: "let --checkpoint replace an existing file not given to --resume",
+  },
+  "allow-changes": {
+    type: "bool",
+    help: "--resume with other data, optimizer, batch or seed settings than the checkpoint's",
+  },
 } as const;
 
 function loadData(
@@ -122,8 +136,37 @@ await runMain(async () => {
   if (f.deterministic && f.atomic) {
     throw new ArbnetError("--deterministic and --atomic exclude each other: give one");
   }
-  // Fail before loading data and building the network, not after.
-  if (f.resume) await readCheckpointInfo(f.resume);
+  checkFlagsApply(f);
+  // Fail before loading data and building the network, not after: every
+  // output path checked, --checkpoint locked until the run ends.
+  await using outputs = await prepareOutputs(f);
+  const lr = f.lr ?? (f.optimizer === "adam" ? 1e-3 : 0.05);
+  const momentum = f.optimizer === "sgd" ? f.momentum ?? 0.9 : null;
+  const settings: RunSettings = {
+    dataset: f.dataset,
+    optimizer: f.optimizer,
+    lr,
+    momentum,
+    nesterov: f.nesterov ?? false,
+    weightDecay: f["weight-decay"],
+    schedule: f.schedule,
+    batch: f.batch,
+    epochs: f.epochs,
+    trainLimit: f["train-limit"] ?? null,
+    seed: f.seed,
+  };
+  if (outputs.resumed) {
+    const { epoch, settings: saved } = outputs.resumed.progress;
+    const from = ((epoch as number | undefined) ?? -1) + 1;
+    const notes = compareResume(
+      f.resume!,
+      saved as RunSettings,
+      settings,
+      from,
+      f["allow-changes"],
+    );
+    for (const w of notes) console.error(`warning: ${w}`);
+  }
   const train = await loadData(f.dataset, f.data, "train", f["train-limit"]);
   const test = await loadData(f.dataset, f.data, "test", f["test-limit"]);
   const layers = f.layers
@@ -140,28 +183,28 @@ await runMain(async () => {
   const { net, layers: arb } = buildMlp(gpu, {
     layers,
     hash,
-    tableFraction: f["table-fraction"],
+    tableFraction: f["table-fraction"] ?? 1 / 8,
     sparsity: f.sparsity,
     seed: f.seed,
     procedural: f.procedural,
     deterministic: f.deterministic ? true : f.atomic ? false : "auto",
     tile: f.tile === "auto" ? "auto" : undefined,
   });
-  const lr = f.lr ?? (f.optimizer === "adam" ? 1e-3 : 0.05);
+  for (const w of checkSparsity(arb)) console.error(`warning: ${w}`);
   const opt: Optimizer = f.optimizer === "adam"
     ? new Adam(net.parameters(), { lr, weightDecay: f["weight-decay"] })
     : new SGD(net.parameters(), {
       lr,
-      momentum: f.momentum,
+      momentum: momentum!,
       nesterov: f.nesterov,
       weightDecay: f["weight-decay"],
     });
   const trainer = new Trainer(net, opt, { features: train.features, classes: train.classes });
 
-  const layerEntropy = arb.map((l) => occupancyEntropy(l.indices, l.config.tableSize));
-  const whole = networkEntropy(
-    arb.map((l) => ({ indices: l.indices, tableSize: l.config.tableSize })),
-  );
+  // From slot counts: a procedural layer never builds its per-position indices on the host.
+  const occupancy = arb.map((l) => ({ counts: l.slotCounts, tableSize: l.config.tableSize }));
+  const layerEntropy = occupancy.map((o) => countsEntropy(o.counts, o.tableSize));
+  const whole = networkEntropy(occupancy);
   const log = await openLog(f.log, "train");
   const config = {
     dataset: f.dataset,
@@ -173,7 +216,7 @@ await runMain(async () => {
     deterministic: arb.every((l) => l.deterministic),
     optimizer: f.optimizer,
     lr,
-    momentum: f.momentum,
+    momentum,
     nesterov: f.nesterov,
     weightDecay: f["weight-decay"],
     schedule: f.schedule,
@@ -219,11 +262,9 @@ await runMain(async () => {
     console.error(`resumed from ${f.resume} at epoch ${startEpoch + 1} (step ${opt.steps})`);
   }
   const checkpoint = f.checkpoint;
-  const optimizerOptions = {
-    momentum: f.momentum,
-    nesterov: f.nesterov ?? false,
-    weightDecay: f["weight-decay"],
-  };
+  const optimizerOptions: Record<string, number | boolean> = momentum === null
+    ? { weightDecay: f["weight-decay"] }
+    : { momentum, nesterov: f.nesterov ?? false, weightDecay: f["weight-decay"] };
 
   const bar = new ProgressBar(f.quiet);
   const started = performance.now();
@@ -247,7 +288,7 @@ await runMain(async () => {
           net,
           opt,
           optimizerOptions,
-          extra: { epoch: e.epoch, step: opt.steps },
+          extra: { epoch: e.epoch, step: opt.steps, settings },
         });
         saved = { path: checkpoint, epoch: e.epoch };
       }

@@ -307,14 +307,10 @@ Deno.test("kill test: SIGKILL mid-sweep, restart, every run recorded exactly onc
   const TEST_LOCK = new URL("../locks/test.lock", import.meta.url).pathname;
   const cmd = () =>
     new Deno.Command(Deno.execPath(), {
+      // `ps` tells the restarted sweep that the killed one's lock is stale.
       args: [
-        "run",
-        "--no-prompt",
-        "--allow-read",
-        `--allow-write=${dir}`,
-        `--lock=${TEST_LOCK}`,
-        script,
-        out,
+        ...["run", "--no-prompt", "--allow-read", `--allow-write=${dir}`, "--allow-run=ps"],
+        ...[`--lock=${TEST_LOCK}`, script, out],
       ],
       stdout: "piped",
       stderr: "piped",

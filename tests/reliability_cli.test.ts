@@ -168,14 +168,30 @@ gpuTest(
       ];
       const first = await runTrain([...base, "--epochs", "1"]);
       assert.equal(first.code, 0, first.stderr);
-      assert.deepEqual((await readCheckpointInfo(ckpt)).progress, { epoch: 0, step: 4 });
+      // Progress, and the settings a resume is compared with (reliability_work).
+      const { settings, ...progress } = (await readCheckpointInfo(ckpt)).progress;
+      assert.deepEqual(progress, { epoch: 0, step: 4 });
+      assert.deepEqual(settings, {
+        dataset: "mnist",
+        optimizer: "sgd",
+        lr: 0.05,
+        momentum: 0.9,
+        nesterov: false,
+        weightDecay: 0,
+        schedule: "cosine",
+        batch: 50,
+        epochs: 1,
+        trainLimit: null,
+        seed: 1,
+      });
 
       const resumed = await runTrain([...base, "--epochs", "2", "--resume", ckpt]);
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.match(resumed.stderr, /resumed from .*run\.safetensors at epoch 2 \(step 4\)/);
       assert.match(resumed.stderr, /epoch 2: train loss/);
       assert.doesNotMatch(resumed.stderr, /epoch 1: train loss/);
-      assert.deepEqual((await readCheckpointInfo(ckpt)).progress, { epoch: 1, step: 8 });
+      const { settings: _, ...after } = (await readCheckpointInfo(ckpt)).progress;
+      assert.deepEqual(after, { epoch: 1, step: 8 });
 
       // Learning rate 100 diverges within a few epochs on this data.
       const diverged = await runTrain([

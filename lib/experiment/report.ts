@@ -11,6 +11,8 @@
 import { join } from "node:path";
 import { balanceChart, findFonts, noiseChart, type PlotPoint, renderChart } from "./plot.ts";
 import { readResults, type RunRecord } from "./results.ts";
+import { checkReportInputs } from "./report_files.ts";
+import { writeFileAtomic } from "../io/files.ts";
 import { EXACT_MAX_N, mean, spearman, type SpearmanResult, std } from "./stats.ts";
 import { canonicalJson, sweepPoint } from "./sweep.ts";
 import { isStudyRecord, studyCells, studyCharts, studySection } from "./study_report.ts";
@@ -263,6 +265,7 @@ export type ReportSummary = {
 export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
   const log = opts.log ?? ((msg: string) => console.error(msg));
   const merged = await readResults(opts.inputs);
+  await checkReportInputs(merged, opts);
   const study = merged.records.filter(isStudyRecord);
   const series = summarize(merged.records.filter((r) => !isStudyRecord(r)));
   const studyProfiles = ["converged", "pilot", "ci"]
@@ -270,7 +273,6 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
     .filter((g) => g.records.length > 0);
   const studyFigures = new Map<string, string[]>();
   const warnings = [...merged.warnings, ...series.flatMap((s) => s.warnings)];
-  await Deno.mkdir(opts.outDir, { recursive: true });
 
   const figures: string[] = [];
   const drawn = new Set<string>();
@@ -361,6 +363,6 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
   }
   if (series.length === 0 && studyProfiles.length === 0) md.push("No runs found.", "");
   const report = join(opts.outDir, "report.md");
-  await Deno.writeTextFile(report, md.join("\n"));
+  await writeFileAtomic(report, md.join("\n"), "report");
   return { report, figures, runs: merged.records.length, series, warnings };
 }

@@ -10,7 +10,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { ArbnetError } from "../errors.ts";
-import type { JsonValue, RunSpec } from "./sweep.ts";
+import { type JsonValue, runId, type RunSpec } from "./sweep.ts";
 
 /** One epoch of a run's learning curve. */
 export type EpochRecord = {
@@ -101,6 +101,35 @@ function recordProblem(rec: unknown): string | undefined {
   if (typeof r.id !== "string" || r.id === "") return "no id";
   if (typeof r.spec !== "object" || r.spec === null) return "no spec";
   return resultProblem(r.result);
+}
+
+/**
+ * Why a record's id does not name its spec (`id !== runId(spec)`: an edited
+ * line, or a record from another version of the spec format), or `undefined`.
+ * Such a record is not counted: it would count a run twice, or under the
+ * wrong config.
+ */
+export function idProblem(rec: RunRecord): string | undefined {
+  let expected: string;
+  try {
+    expected = runId(rec.spec);
+  } catch (e) {
+    return `its spec has no valid id (${e instanceof Error ? e.message : String(e)})`;
+  }
+  return rec.id === expected ? undefined : `its id ${rec.id} is not its spec's, ${expected}`;
+}
+
+/** Records whose id names their spec; a warning through `warn` for each other one. */
+export function withValidIds(
+  records: readonly RunRecord[],
+  file: string,
+  warn: (msg: string) => void,
+): RunRecord[] {
+  return records.filter((rec) => {
+    const problem = idProblem(rec);
+    if (problem) warn(`${file}: skipped run ${rec.id}: ${problem} (edited?); not counted`);
+    return problem === undefined;
+  });
 }
 
 /** The parsed lines of one results file. */
@@ -287,7 +316,7 @@ export async function readResults(inputs: string[]): Promise<MergedResults> {
   for (const file of files) {
     const parsed = await readResultsFile(file);
     warnings.push(...parsed.warnings);
-    for (const rec of parsed.records) {
+    for (const rec of withValidIds(parsed.records, file, (w) => warnings.push(w))) {
       const seen = byId.get(rec.id);
       if (seen === undefined) {
         byId.set(rec.id, { rec, file, copies: [file] });

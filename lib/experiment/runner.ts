@@ -2,16 +2,18 @@
  * Runs a sweep with resume and sharding. Each finished run becomes one
  * complete JSON line, appended in a single write and fsynced, so a process
  * killed at any moment loses at most the run in progress and a rerun skips
- * every id already recorded.
+ * every id already recorded (records whose id is not their spec's are
+ * reported and not counted). A lock file keeps a second process from
+ * writing the same results file.
  *
  * Owns: running, skipping, shard selection (`--shard`, SLURM, Kubernetes).
  * The training itself is the caller's `runOne`. Imports `./sweep.ts`,
- * `./results.ts`, `lib/errors.ts` and `node:path`.
+ * `./results.ts`, `lib/errors.ts` and `lib/io/files.ts`.
  * @module
  */
 
-import { dirname } from "node:path";
 import { ArbnetError } from "../errors.ts";
+import { acquireLock, checkOutputFile } from "../io/files.ts";
 import {
   readResultsFile,
   resultProblem,
@@ -20,6 +22,7 @@ import {
   type Shard,
   shardFile,
   siblingResultFiles,
+  withValidIds,
 } from "./results.ts";
 import { runId, type RunSpec } from "./sweep.ts";
 
@@ -210,6 +213,7 @@ function defaultHost(): string | undefined {
 async function repairTail(file: string, log: (msg: string) => void): Promise<Set<string>> {
   const parsed = await readResultsFile(file);
   for (const w of parsed.warnings) log(w);
+  const valid = withValidIds(parsed.records, file, log);
   if (parsed.truncateTo !== undefined) {
     await Deno.truncate(file, parsed.truncateTo);
     log(`${file}: repaired, truncated to ${parsed.truncateTo} bytes`);
@@ -218,7 +222,7 @@ async function repairTail(file: string, log: (msg: string) => void): Promise<Set
     const bytes = await Deno.readFile(file);
     if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) await appendLine(file, "");
   }
-  return new Set(parsed.records.map((r) => r.id));
+  return new Set(valid.map((r) => r.id));
 }
 
 /**
@@ -278,13 +282,17 @@ export async function runSweep(opts: RunSweepOptions): Promise<SweepSummary> {
   });
   const file = shardFile(opts.out, opts.shard);
   const positions = shardRuns(ids.map((_, p) => p), opts.shard);
-  await Deno.mkdir(dirname(file), { recursive: true });
+  await checkOutputFile(file, "results file");
+  // One writer per results file: a second sweep on it would run the same runs again.
+  await using _lock = await acquireLock(file, "results file", log);
 
   const done = await repairTail(file, log);
   for (const other of await siblingResultFiles(opts.out)) {
     if (other === file) continue;
     // Read-only: another shard may be appending to it right now.
-    for (const rec of (await readResultsFile(other)).records) done.add(rec.id);
+    for (const rec of withValidIds((await readResultsFile(other)).records, other, log)) {
+      done.add(rec.id);
+    }
   }
   const todo = positions.filter((p) => !done.has(ids[p]));
   const summary: SweepSummary = {

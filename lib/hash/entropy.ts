@@ -26,10 +26,12 @@ export interface Entropy {
   normalized: number;
 }
 
-/** One layer's slots, for {@linkcode networkEntropy}. */
+/** One layer's slots, for {@linkcode networkEntropy}: its indices, or its slot counts. */
 export interface LayerSlots {
-  /** The layer's `indices()` output. */
-  indices: Uint32Array;
+  /** The layer's `indices()` output (ignored when `counts` is given). */
+  indices?: Uint32Array;
+  /** Its slot counts (`K + 1`, the zero slot last), e.g. from `proceduralSlotCounts`. */
+  counts?: Uint32Array;
   /** The layer's `K`. */
   tableSize: number;
 }
@@ -93,7 +95,22 @@ function fromHistogram(hist: Map<number, number>, n: number, totalSlots: number)
  * ```
  */
 export function occupancyEntropy(indices: Uint32Array, tableSize: number): Entropy {
-  const counts = slotCounts(indices, tableSize);
+  return countsEntropy(slotCounts(indices, tableSize), tableSize);
+}
+
+/**
+ * Occupancy entropy from slot counts (`K + 1` of them, the last the zero
+ * slot, as {@linkcode slotCounts} returns): for layers that never build their
+ * indices (procedural ones, see `proceduralSlotCounts`).
+ *
+ * @param counts positions per slot, the zero slot last
+ * @param tableSize `K`
+ * @returns `{ nats, normalized }`
+ */
+export function countsEntropy(counts: Uint32Array, tableSize: number): Entropy {
+  if (!(counts instanceof Uint32Array) || counts.length !== tableSize + 1) {
+    invalidOption("counts", counts, `a Uint32Array of tableSize + 1 = ${tableSize + 1} counts`);
+  }
   const hist = new Map<number, number>();
   const n = addHistogram(counts, tableSize, hist);
   return fromHistogram(hist, n, tableSize);
@@ -118,7 +135,7 @@ export function networkEntropy(layers: readonly LayerSlots[]): Entropy {
   let n = 0;
   let total = 0;
   for (const layer of layers) {
-    const counts = slotCounts(layer.indices, layer.tableSize);
+    const counts = layer.counts ?? slotCounts(layer.indices!, layer.tableSize);
     n += addHistogram(counts, layer.tableSize, hist);
     total += layer.tableSize;
   }

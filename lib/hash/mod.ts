@@ -74,6 +74,7 @@ export {
   recurrentSlot,
 } from "./recurrent.ts";
 export {
+  countsEntropy,
   digamma,
   type Entropy,
   expectedDirichletEntropy,
@@ -82,3 +83,4 @@ export {
   occupancyEntropy,
   slotCounts,
 } from "./entropy.ts";
+export { proceduralSlotCounts } from "./occupancy.ts";

@@ -10,7 +10,7 @@
 import type { Gpu, Launch } from "../gpu/device.ts";
 import { ArbnetError, invalidOption } from "../errors.ts";
 import type { Hash, IndexSpec } from "../hash/types.ts";
-import { hashes } from "../hash/mod.ts";
+import { hashes, proceduralSlotCounts, slotCounts } from "../hash/mod.ts";
 import {
   isProceduralFamily,
   PROCEDURAL_FAMILIES,
@@ -169,7 +169,7 @@ export function packSlotWords(indices: Uint32Array, signs: Int8Array | null): Ui
  * @example
  * ```ts
  * import { requestDevice } from "../gpu/device.ts";
- * import { hashes } from "../hash/mod.ts";
+ * import { hashes, proceduralSlotCounts, slotCounts } from "../hash/mod.ts";
  * import { ArbLinear } from "./arb_linear.ts";
  * const gpu = await requestDevice();
  * const layer = new ArbLinear(gpu, {
@@ -343,6 +343,17 @@ export class ArbLinear extends Module {
    */
   get indices(): Uint32Array {
     return this.#indices ??= this.#hash.indices(this.#spec);
+  }
+
+  /**
+   * Positions per slot (`tableSize + 1` counts, the zero slot last), for
+   * occupancy entropy. A procedural layer counts them from the hash's
+   * per-position rules without building {@linkcode ArbLinear.indices}: host
+   * memory stays O(tableSize).
+   */
+  get slotCounts(): Uint32Array {
+    if (this.#procedural && !this.#indices) return proceduralSlotCounts(this.#hash, this.#spec);
+    return slotCounts(this.indices, this.config.tableSize);
   }
 
   /**

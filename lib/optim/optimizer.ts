@@ -30,6 +30,11 @@ export interface Optimizer {
   /** Restores the step count (checkpoint resume). */
   setSteps(steps: number): void;
   /**
+   * Optional: the parameters this optimizer updates, so a `Trainer` can
+   * refuse an optimizer built over another network's parameters.
+   */
+  parameters?(): readonly Parameter[];
+  /**
    * Optional: from the next step on, each update also records into `watch`
    * whether it wrote a NaN or an infinity, and takes that job over from the
    * watch (one pass over the parameters instead of two). The `Trainer`
@@ -110,6 +115,32 @@ function checkLr(lr: number): void {
 }
 
 /**
+ * Checks an options object: an object whose keys are all known (a typo such
+ * as `weight_decay` would otherwise be ignored silently), a finite
+ * `weightDecay` ≥ 0 (Infinity would wipe every weight in one step).
+ */
+function checkOptions(what: string, o: unknown, known: readonly string[]): void {
+  if (o === null || typeof o !== "object") invalidOption(`${what} options`, o, "an object");
+  for (const k of Object.keys(o as object)) {
+    if (!known.includes(k)) {
+      throw new ArbnetError(
+        `unknown option ${JSON.stringify(k)} in ${what} options (known options: ${
+          known.join(", ")
+        })`,
+      );
+    }
+  }
+  const wd = (o as { weightDecay?: unknown }).weightDecay;
+  if (wd !== undefined && !(typeof wd === "number" && wd >= 0 && Number.isFinite(wd))) {
+    invalidOption("weightDecay", wd, "a finite number ≥ 0");
+  }
+}
+
+function checkSteps(steps: number): void {
+  if (!Number.isSafeInteger(steps) || steps < 0) invalidOption("steps", steps, "an integer ≥ 0");
+}
+
+/**
  * Stochastic gradient descent with momentum.
  *
  * @example
@@ -129,11 +160,14 @@ export class SGD implements Optimizer {
 
   /** Allocates a zeroed velocity per parameter. */
   constructor(params: Parameter[], options: SgdOptions) {
+    checkOptions("SGD", options, ["lr", "momentum", "nesterov", "weightDecay"]);
     checkLr(options.lr);
     const momentum = options.momentum ?? 0;
     if (!(momentum >= 0 && momentum < 1)) invalidOption("momentum", momentum, "a number in [0, 1)");
+    if (options.nesterov !== undefined && typeof options.nesterov !== "boolean") {
+      invalidOption("nesterov", options.nesterov, "true or false");
+    }
     const weightDecay = options.weightDecay ?? 0;
-    if (!(weightDecay >= 0)) invalidOption("weightDecay", weightDecay, "a number ≥ 0");
     const gpu = gpuOf(params);
     this.#params = params;
     this.#options = { lr: options.lr, momentum, nesterov: options.nesterov ?? false, weightDecay };
@@ -169,6 +203,7 @@ export class SGD implements Optimizer {
 
   /** Restores the step count. */
   setSteps(steps: number): void {
+    checkSteps(steps);
     this.#steps = steps;
   }
 
@@ -204,6 +239,11 @@ export class SGD implements Optimizer {
     this.#launches = null; // rebound with the watch at the next step
   }
 
+  /** The parameters it updates. */
+  parameters(): readonly Parameter[] {
+    return this.#params;
+  }
+
   /** The velocity buffers. */
   stateBuffers(): { name: string; buffer: GPUBuffer; size: number }[] {
     return this.#params.map((p, i) => ({
@@ -226,6 +266,7 @@ export class Adam implements Optimizer {
 
   /** Allocates zeroed moment estimates per parameter. */
   constructor(params: Parameter[], options: AdamOptions = {}) {
+    checkOptions("Adam", options, ["lr", "beta1", "beta2", "eps", "weightDecay"]);
     const o = {
       lr: options.lr ?? 1e-3,
       beta1: options.beta1 ?? 0.9,
@@ -236,8 +277,7 @@ export class Adam implements Optimizer {
     checkLr(o.lr);
     if (!(o.beta1 >= 0 && o.beta1 < 1)) invalidOption("beta1", o.beta1, "a number in [0, 1)");
     if (!(o.beta2 >= 0 && o.beta2 < 1)) invalidOption("beta2", o.beta2, "a number in [0, 1)");
-    if (!(o.eps > 0)) invalidOption("eps", o.eps, "a number > 0");
-    if (!(o.weightDecay >= 0)) invalidOption("weightDecay", o.weightDecay, "a number ≥ 0");
+    if (!(o.eps > 0 && Number.isFinite(o.eps))) invalidOption("eps", o.eps, "a finite number > 0");
     const gpu = gpuOf(params);
     this.#params = params;
     this.#options = o;
@@ -276,6 +316,7 @@ export class Adam implements Optimizer {
 
   /** Restores the step count (bias corrections depend on it). */
   setSteps(steps: number): void {
+    checkSteps(steps);
     this.#steps = steps;
   }
 
@@ -310,6 +351,11 @@ export class Adam implements Optimizer {
   watchUpdates(watch: UpdateWatch): void {
     this.#watched = takeOver(watch, this.#params);
     this.#launches = null; // rebound with the watch at the next step
+  }
+
+  /** The parameters it updates. */
+  parameters(): readonly Parameter[] {
+    return this.#params;
   }
 
   /** The first- and second-moment buffers. */

@@ -8,7 +8,7 @@
  */
 
 import type { Gpu, Launch } from "../gpu/device.ts";
-import { ArbnetError, invalidOption } from "../errors.ts";
+import { ArbnetError, invalidOption, NonFiniteError } from "../errors.ts";
 import { type Activation, activationBytes, type Module } from "../nn/module.ts";
 import { ArbLinear, bindableBytes, checkBindable } from "../nn/arb_linear.ts";
 import { ReLU, Sequential } from "../nn/layers.ts";
@@ -68,6 +68,19 @@ export class Trainer {
   readonly #evalMetrics: MetricsBuffer;
   #watch: Promise<NonFiniteWatch> | null = null;
   #steps = 0;
+  /** The end of the last queued step or evaluation: they run one after another. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs `fn` after every step and evaluation queued before it. Two
+   * un-awaited calls would otherwise interleave on the GPU: the second
+   * batch's upload lands before the first batch's commands are submitted.
+   */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
 
   /**
    * Binds a network, an optimizer and the data shape. Throws an
@@ -97,6 +110,7 @@ export class Trainer {
           `the data has ${classes} classes: make its outFeatures ${classes}`,
       );
     }
+    checkOwnParameters(net, opt);
     this.net = net;
     this.opt = opt;
     this.#gpu = net.gpu;
@@ -233,7 +247,11 @@ export class Trainer {
    * One step of training on a batch (`x`: rows × features, `y`: rows labels).
    * Records and submits the whole step; reads nothing back.
    */
-  async step(x: Float32Array, y: Uint32Array): Promise<void> {
+  step(x: Float32Array, y: Uint32Array): Promise<void> {
+    return this.#exclusive(() => this.#step(x, y));
+  }
+
+  async #step(x: Float32Array, y: Uint32Array): Promise<void> {
     this.#checkBatch(x, y);
     const slot = await this.#slot(y.length, this.metrics);
     const watch = await this.#watch!;
@@ -274,7 +292,11 @@ export class Trainer {
   }
 
   /** Loss and accuracy of the network on a dataset (forward passes only). */
-  async evaluate(ds: Dataset, batchSize = 500): Promise<Metrics> {
+  evaluate(ds: Dataset, batchSize = 500): Promise<Metrics> {
+    return this.#exclusive(() => this.#evaluate(ds, batchSize));
+  }
+
+  async #evaluate(ds: Dataset, batchSize: number): Promise<Metrics> {
     this.checkDataset(ds);
     const batcher = new Batcher(ds, { batchSize: Math.min(batchSize, ds.count), shuffle: false });
     this.#evalMetrics.reset();
@@ -289,14 +311,57 @@ export class Trainer {
   }
 }
 
+/**
+ * Refuses an optimizer that updates a parameter the network does not have
+ * (built over another network's parameters): it would train nothing of this
+ * network, silently. An optimizer over a subset (frozen layers) is fine.
+ */
+function checkOwnParameters(net: Module, opt: Optimizer): void {
+  if (!opt || typeof opt.step !== "function") {
+    invalidOption("optimizer", opt, "an Optimizer, e.g. new SGD(net.parameters(), { lr })");
+  }
+  const owned = opt.parameters?.();
+  if (!owned) return;
+  const mine = new Set(net.parameters());
+  const foreign = owned.filter((p) => !mine.has(p));
+  if (foreign.length > 0) {
+    throw new ArbnetError(
+      `the optimizer updates ${foreign.length} of its ${owned.length} parameters that are not ` +
+        `this network's (the first: ${foreign[0].name}): it was built over another network's ` +
+        "parameters; build it from this network's: new SGD(net.parameters(), …)",
+    );
+  }
+}
+
 const trainers = new WeakMap<Module, Trainer>();
+/** The end of the last trainStep of each network: its steps run one after another. */
+const pending = new WeakMap<Module, Promise<unknown>>();
 
 /**
  * One training step from host arrays, returning that batch's mean loss (the
  * library's first example, README.md). Reads the loss back, so for speed use a
  * {@linkcode Trainer} and read metrics every few hundred steps.
+ *
+ * Calls on one network run one after another, each returning its own
+ * batch's loss, even when not awaited. Throws a {@linkcode NonFiniteError}
+ * when the step made the loss, a layer's output or a parameter NaN or
+ * infinite (e.g. finite but huge inputs), naming where, as `fit` does.
  */
-export async function trainStep(
+export function trainStep(
+  net: Module,
+  opt: Optimizer,
+  x: Float32Array,
+  y: Uint32Array,
+  classes = 10,
+): Promise<number> {
+  const run = (pending.get(net) ?? Promise.resolve()).then(() =>
+    trainStepNow(net, opt, x, y, classes)
+  );
+  pending.set(net, run.catch(() => {}));
+  return run;
+}
+
+async function trainStepNow(
   net: Module,
   opt: Optimizer,
   x: Float32Array,
@@ -317,7 +382,31 @@ export async function trainStep(
   t.resetMetrics();
   await t.step(x, y);
   const m = await t.readMetrics();
+  const bad = await t.findNonFinite();
+  if (m.nonFinite || bad) {
+    const where = bad ? `; the first non-finite values were in ${bad.where}` : "";
+    throw new NonFiniteError(
+      `trainStep: ${m.nonFinite ? "the loss" : "the network"} became non-finite at step ` +
+        `${t.stepsTaken}${where}: the parameters may be poisoned; lower the learning rate (it ` +
+        `was ${opt.learningRate.toPrecision(3)}), scale the inputs (largest |x| ${
+          maxAbs(x).toPrecision(3)
+        }) and restore the last good parameters`,
+      {
+        epoch: 0,
+        fromStep: t.stepsTaken,
+        toStep: t.stepsTaken,
+        step: bad?.step ?? null,
+        where: bad?.where ?? null,
+      },
+    );
+  }
   return m.loss;
+}
+
+function maxAbs(x: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
+  return m;
 }
 
 function typeName(v: unknown): string {
