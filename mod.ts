@@ -40,6 +40,21 @@ export {
   requestDevice,
 } from "./lib/gpu/device.ts";
 export {
+  applySparsity,
+  type CheckedSpec,
+  checkHashOutput,
+  defineHashFamily,
+  type HashFactory,
+  type HashFamilyDefinition,
+  type HashFamilyFactory,
+  type HashOptions,
+  type HashOptionValue,
+  registeredHashFamilies,
+  registerHashFamily,
+  type SlotSpec,
+  unregisterHashFamily,
+} from "./lib/hash/mod.ts";
+export {
   type AliasTable,
   type Conv2dOptions,
   type DenseOptions,

@@ -22,7 +22,27 @@
  */
 
 export type { Hash, HashDescriptor, IndexSpec } from "./types.ts";
-export { hashes, type HashFamilies, hashFamilyNames, hashFromDescriptor } from "./registry.ts";
+export {
+  type HashFactory,
+  hashes,
+  type HashFamilies,
+  hashFamilyNames,
+  hashFromDescriptor,
+  registeredHashFamilies,
+  registerHashFamily,
+  unregisterHashFamily,
+} from "./registry.ts";
+export {
+  defineHashFamily,
+  type HashFamilyDefinition,
+  type HashFamilyFactory,
+  type HashOptions,
+  type HashOptionValue,
+  type SlotSpec,
+} from "./user.ts";
+export { type CheckedSpec, checkHashOutput } from "./validate.ts";
+export { isBuiltinHash } from "./family.ts";
+export { isDenseHash } from "./dense.ts";
 export { le32, xxh32, xxh32U32 } from "./xxhash32.ts";
 export {
   type DerivedSeeds,
@@ -45,7 +65,9 @@ export {
 } from "./dirichlet.ts";
 export { MAX_RADIUS, type NeighborhoodOptions, neighborhoodSlot } from "./neighborhood.ts";
 export {
+  type CustomSlotsKey,
   HASH_PARAM_WORDS,
+  hasProceduralForm,
   isProceduralFamily,
   PROCEDURAL_FAMILIES,
   type ProceduralFamily,
