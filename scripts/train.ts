@@ -3,6 +3,8 @@
  *
  *   deno task train                      # 784-1000-10, uniform hash, table 1/8
  *   deno task train --hash dirichlet --alpha 0.1 --sparsity 0.5 --epochs 5
+ *   deno task train --hash-module examples/custom_hash.ts --hash pixelBlocks \
+ *     --hash-options '{"block":2}'
  *
  * Prints a progress bar per epoch, evaluates test accuracy after every epoch
  * and writes a JSON-lines log (config, entropy, one line per epoch).
@@ -11,12 +13,7 @@
 
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
-import {
-  hashFamilyNames,
-  hashFromDescriptor,
-  networkEntropy,
-  occupancyEntropy,
-} from "../lib/hash/mod.ts";
+import { networkEntropy, occupancyEntropy } from "../lib/hash/mod.ts";
 import { loadCifar10, loadMnist } from "../lib/data/mod.ts";
 import type { Dataset } from "../lib/data/mod.ts";
 import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
@@ -24,7 +21,7 @@ import { buildMlp, fit, Trainer } from "../lib/train/mod.ts";
 import { ArbnetError, DeviceLostError, NonFiniteError } from "../lib/errors.ts";
 import { tuneCachePath } from "../shaders/matmul_tune.ts";
 import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from "../lib/io/checkpoint.ts";
-import { HASH_OPTION_FLAGS, hashOptionsFromFlags, openLog, ProgressBar } from "./common.ts";
+import { HASH_OPTION_FLAGS, hashFromFlags, openLog, ProgressBar } from "./common.ts";
 
 const FLAGS = {
   dataset: { type: "enum", choices: ["mnist", "cifar10"], default: "mnist", help: "training data" },
@@ -33,7 +30,6 @@ const FLAGS = {
     type: "string",
     help: "layer widths, input to output (default 784,1000,10 / 3072,1000,10)",
   },
-  hash: { type: "enum", choices: hashFamilyNames, default: "uniform", help: "hash family" },
   ...HASH_OPTION_FLAGS,
   "table-fraction": {
     type: "number",
@@ -122,6 +118,7 @@ await runMain(async () => {
   }
   // Fail before loading data and building the network, not after.
   if (f.resume) await readCheckpointInfo(f.resume);
+  const hash = await hashFromFlags(f);
   const train = await loadData(f.dataset, f.data, "train", f["train-limit"]);
   const test = await loadData(f.dataset, f.data, "test", f["test-limit"]);
   const layers = f.layers
@@ -133,7 +130,6 @@ await runMain(async () => {
         `${train.name}) and end with ${train.classes} (classes)`,
     );
   }
-  const hash = hashFromDescriptor({ family: f.hash, options: hashOptionsFromFlags(f) });
   const gpu = await requestDevice();
   const { net, layers: arb } = buildMlp(gpu, {
     layers,

@@ -23,8 +23,8 @@
 
 export type { Hash, HashDescriptor, IndexSpec } from "./types.ts";
 export {
-  type HashFactory,
   hashes,
+  type HashFactory,
   type HashFamilies,
   hashFamilyNames,
   hashFromDescriptor,

@@ -75,7 +75,7 @@ export function checkUserFamilyName(name: unknown): string {
     invalidOption(
       "hash family name",
       name,
-      "a letter followed by up to 63 letters, digits, _ or -, e.g. \"pixelBlocks\"",
+      'a letter followed by up to 63 letters, digits, _ or -, e.g. "pixelBlocks"',
     );
   }
   if (Object.hasOwn(hashes, name)) {

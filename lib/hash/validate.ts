@@ -157,7 +157,9 @@ export function checkHashOutput(
   const shape = `a ${s.rows}×${s.cols} layer (rows · cols = ${s.n} positions)`;
   if (!(indices instanceof Uint32Array)) {
     throw new ArbnetError(
-      `${who}: indices() returned ${describeValue(indices)}, expected a Uint32Array of ${s.n} slots`,
+      `${who}: indices() returned ${
+        describeValue(indices)
+      }, expected a Uint32Array of ${s.n} slots`,
     );
   }
   if (indices.length !== s.n) {
@@ -190,7 +192,9 @@ export function checkHashOutput(
   for (let p = 0; p < signs.length; p++) {
     if (signs[p] !== 1 && signs[p] !== -1) {
       throw new ArbnetError(
-        `${who}: signs() gave ${describePosition(p, s.cols)} the sign ${signs[p]}, expected +1 or -1`,
+        `${who}: signs() gave ${describePosition(p, s.cols)} the sign ${
+          signs[p]
+        }, expected +1 or -1`,
       );
     }
   }

@@ -8,6 +8,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { invalidOption } from "../errors.ts";
+import { isDenseHash } from "../hash/dense.ts";
 import type { Hash } from "../hash/types.ts";
 import { ArbLinear } from "../nn/arb_linear.ts";
 import { ReLU, Sequential } from "../nn/layers.ts";
@@ -68,7 +69,7 @@ export function buildMlp(gpu: Gpu, o: MlpOptions): Mlp {
   for (let i = 0; i + 1 < o.layers.length; i++) {
     const [nIn, nOut] = [o.layers[i], o.layers[i + 1]];
     const fraction = o.tableFraction ?? 1 / 8;
-    const hashed = o.hash.family !== "dense";
+    const hashed = !isDenseHash(o.hash);
     const layer = new ArbLinear(gpu, {
       inFeatures: nIn,
       outFeatures: nOut,
