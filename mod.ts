@@ -49,6 +49,7 @@ export {
   type HashFamilyFactory,
   type HashOptions,
   type HashOptionValue,
+  type OptionTypes,
   registeredHashFamilies,
   registerHashFamily,
   type SlotSpec,

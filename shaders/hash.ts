@@ -134,7 +134,16 @@ async function wordsLaunch(
   const groups = Math.ceil(n / WG);
   const x = Math.min(groups, gpu.limits.maxComputeWorkgroupsPerDimension);
   const bound = proceduralSlotBindings(family, buffers, label);
-  const entries: (GPUBuffer | null)[] = [count, null, null, null, buffers.out, positions, null, null];
+  const entries: (GPUBuffer | null)[] = [
+    count,
+    null,
+    null,
+    null,
+    buffers.out,
+    positions,
+    null,
+    null,
+  ];
   for (const [binding, buffer] of bound) entries[binding] = buffer;
   return gpu.bind(program, entries, [x, Math.ceil(groups / x), 1]);
 }

@@ -318,7 +318,19 @@ function scatteredSlots(n: number, tableSize: number): Uint32Array {
  * work per weight matters here.
  */
 function tuneHashParams(tableSize: number): number[] {
-  return [tableSize, 0, 0x9e3779b1, 0x85ebca77, 0x80000000, 0xc2b2ae3d, 0x27d4eb2f, 1, 0, 1, tableSize];
+  return [
+    tableSize,
+    0,
+    0x9e3779b1,
+    0x85ebca77,
+    0x80000000,
+    0xc2b2ae3d,
+    0x27d4eb2f,
+    1,
+    0,
+    1,
+    tableSize,
+  ];
 }
 
 /** Rows of A that hold every fitting window candidate's whole windows, and at least windowRows(M). */

@@ -17,6 +17,7 @@ import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, trainStep } from "../lib/train/mod.ts";
 import { encodeOnnx, exportOnnx } from "../lib/io/onnx.ts";
 import { assertClose, gpuTest } from "./_util.ts";
+import { pixelBlocks } from "../examples/custom_hash.ts";
 
 const ROWS = 64;
 const mnist = loadMnist({ split: "test", limit: ROWS });
@@ -78,6 +79,7 @@ const cases: [string, Hash, number][] = [
   ["neighborhood hash without signs", hashes.neighborhood({ radius: 8 }), 0],
   ["dirichlet hash", hashes.dirichlet({ alpha: 0.5 }), 0.1],
   ["dense hash", hashes.dense(), 0],
+  ["user family (examples/custom_hash.ts)", pixelBlocks({ block: 2, sign: true }), 0.1],
 ];
 
 for (const [what, hash, sparsity] of cases) {

@@ -38,6 +38,7 @@ export {
   type HashFamilyFactory,
   type HashOptions,
   type HashOptionValue,
+  type OptionTypes,
   type SlotSpec,
 } from "./user.ts";
 export { type CheckedSpec, checkHashOutput } from "./validate.ts";

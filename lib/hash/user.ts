@@ -23,6 +23,15 @@ export type HashOptionValue = number | string | boolean;
 /** A family's options, by name. */
 export type HashOptions = Record<string, HashOptionValue>;
 
+/**
+ * A family's option types as its callbacks and factory see them: the types
+ * of the defaults, widened (`{ block: 2, sign: false }` takes any number and
+ * any boolean).
+ */
+export type OptionTypes<O extends HashOptions> = {
+  [K in keyof O]: O[K] extends boolean ? boolean : O[K] extends number ? number : string;
+};
+
 /** What a slot rule sees of the layer: the checked spec and the family's slot seed. */
 export interface SlotSpec extends CheckedSpec {
   /**
@@ -46,17 +55,17 @@ export interface HashFamilyDefinition<O extends HashOptions> {
    */
   defaults: O;
   /** Checks option values (ranges etc.); throw an `ArbnetError` naming the bad one. */
-  checkOptions?: (options: O) => void;
+  checkOptions?: (options: OptionTypes<O>) => void;
   /** Checks a layer's spec for this family (e.g. a shape it needs); throw an `ArbnetError`. */
-  checkSpec?: (spec: SlotSpec, options: O) => void;
+  checkSpec?: (spec: SlotSpec, options: OptionTypes<O>) => void;
   /** Whether the hash has the sign hash `ξ(p)`: a constant or read from the options. Default false. */
-  sign?: boolean | ((options: O) => boolean);
+  sign?: boolean | ((options: OptionTypes<O>) => boolean);
   /**
    * The slot of position `p = i·cols + j` (`i` the input feature, `j` the
    * output): an integer in `[0, tableSize]`, `tableSize` being the zero
    * slot. Must depend only on `p`, the spec and the options.
    */
-  slot: (p: number, spec: SlotSpec, options: O) => number;
+  slot: (p: number, spec: SlotSpec, options: OptionTypes<O>) => number;
   /**
    * The same rule in WGSL, for procedural layers (`procedural: true`): the
    * source of `fn family_slot(p: u32) -> u32`, which may read
@@ -65,13 +74,13 @@ export interface HashFamilyDefinition<O extends HashOptions> {
    * making this a function of them. Checked against {@linkcode slot} on a
    * sample of positions before the layer trains.
    */
-  wgsl?: string | ((options: O) => string);
+  wgsl?: string | ((options: OptionTypes<O>) => string);
 }
 
 /** A user family's factory, as {@linkcode defineHashFamily} returns it. */
 export interface HashFamilyFactory<O extends HashOptions> {
   /** Builds a hash; missing options take their defaults. */
-  (options?: Partial<O>): Hash;
+  (options?: Partial<OptionTypes<O>>): Hash;
   /** The family's name. */
   readonly familyName: string;
 }
@@ -103,7 +112,7 @@ function checkOptionTypes<O extends HashOptions>(
   name: string,
   defaults: O,
   given: unknown,
-): O {
+): OptionTypes<O> {
   const what = `options of hash family ${JSON.stringify(name)}`;
   const rec = checkKeys(what, given, Object.keys(defaults));
   const out: HashOptions = { ...defaults };
@@ -121,7 +130,7 @@ function checkOptionTypes<O extends HashOptions>(
     }
     out[key] = value as HashOptionValue;
   }
-  return out as O;
+  return out as OptionTypes<O>;
 }
 
 function checkDefaults(name: string, defaults: unknown): void {
@@ -149,7 +158,7 @@ function checkedSlot<O extends HashOptions>(
   def: HashFamilyDefinition<O>,
   p: number,
   spec: SlotSpec,
-  options: O,
+  options: OptionTypes<O>,
 ): number {
   const v = def.slot(p, spec, options);
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > spec.tableSize) {
@@ -210,7 +219,7 @@ export function defineHashFamily<O extends HashOptions>(
       `hash family ${JSON.stringify(name)}: wgsl must be a string or (options) => string`,
     );
   }
-  const factory = (given?: Partial<O>): Hash => {
+  const factory = (given?: Partial<OptionTypes<O>>): Hash => {
     const options = checkOptionTypes(name, def.defaults, given);
     def.checkOptions?.(options);
     const sign = typeof def.sign === "function" ? def.sign(options) === true : def.sign === true;
@@ -248,7 +257,7 @@ export function defineHashFamily<O extends HashOptions>(
  */
 function wordRule<O extends HashOptions>(
   def: HashFamilyDefinition<O>,
-  options: O,
+  options: OptionTypes<O>,
   sign: boolean,
 ): UserProcedural["slotWords"] {
   return (positions, spec) => {
