@@ -29,6 +29,7 @@ import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, trainStep } from "../lib/train/mod.ts";
 import { buildFromCheckpoint, readCheckpointInfo, saveCheckpoint } from "../lib/io/checkpoint.ts";
 import { pixelBlocks, runCustomHash } from "../examples/custom_hash.ts";
+import { TrainRunner } from "../lib/experiment/train_run.ts";
 import {
   assertScriptError,
   rejectsArbnet,
@@ -435,3 +436,22 @@ gpuTest(
     }
   },
 );
+
+gpuTest("an experiment run spec may name a registered user family", async () => {
+  const r = await new TrainRunner().runOne({
+    experiment: "balance",
+    dataset: "mnist",
+    hash: { family: "pixelBlocks", options: { block: 2 } },
+    sparsity: 0,
+    seed: 1,
+    epochs: 1,
+    trainLimit: 100,
+    testLimit: 50,
+    hidden: [8],
+    tableFraction: 0.25,
+    lr: 0.05,
+    batch: 50,
+  });
+  assert.ok(r.testAccuracy >= 0 && r.testAccuracy <= 1, `${r.testAccuracy}`);
+  assert.equal(r.entropy.layers.length, 2);
+});
