@@ -128,7 +128,12 @@ async function wordsLaunch(
   positions: GPUBuffer | null = null,
 ): Promise<Launch> {
   const label = `${kernel}[${family}]`;
-  const source = proceduralSlotSource(family) + "\n" + piece("hash.wgsl", kernel);
+  const source = [
+    proceduralSlotSource(family),
+    piece("hash.wgsl", "words_out"),
+    piece("hash.wgsl", kernel),
+  ]
+    .join("\n");
   const program = await gpu.program(label, source);
   const count = gpu.uniform([n], `${label} count`);
   const groups = Math.ceil(n / WG);

@@ -108,15 +108,18 @@ fn slot_word(p: u32) -> u32 {
   return word;
 }
 
-// @piece write_slot_words
-// Test kernel: words_out[p] = slot_word(p) for every p < n, so the procedural
-// words can be compared with the CPU's. A 2-D grid lifts the 65535-workgroup
-// limit of one dimension.
+// @piece words_out
+// What the word-writing kernels below bind: how many words, and where.
 struct Count {
   n: u32,
 }
 @group(0) @binding(0) var<uniform> count: Count;
 @group(0) @binding(4) var<storage, read_write> words_out: array<u32>;
+
+// @piece write_slot_words
+// Test kernel: words_out[p] = slot_word(p) for every p < n, so the procedural
+// words can be compared with the CPU's. A 2-D grid lifts the 65535-workgroup
+// limit of one dimension.
 @compute @workgroup_size(64, 1, 1)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
@@ -133,11 +136,6 @@ fn main(
 // Check kernel: words_out[i] = slot_word(positions[i]) for every i < n, so a
 // user family's WGSL rule can be compared with its TypeScript rule on a
 // sample of positions before a procedural layer trains on it.
-struct Count {
-  n: u32,
-}
-@group(0) @binding(0) var<uniform> count: Count;
-@group(0) @binding(4) var<storage, read_write> words_out: array<u32>;
 @group(0) @binding(5) var<storage, read> positions: array<u32>;
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {

@@ -10,7 +10,6 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Gpu } from "../lib/gpu/device.ts";
 import {
   checkHashOutput,
   defineHashFamily,
@@ -24,7 +23,6 @@ import {
   xxh32U32,
 } from "../lib/hash/mod.ts";
 import { ArbLinear } from "../lib/nn/arb_linear.ts";
-import type { Activation, Module } from "../lib/nn/mod.ts";
 import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, trainStep } from "../lib/train/mod.ts";
 import { buildFromCheckpoint, readCheckpointInfo, saveCheckpoint } from "../lib/io/checkpoint.ts";
@@ -38,7 +36,7 @@ import {
   throwsArbnet,
   writeFakeMnist,
 } from "./_reliability.ts";
-import { assertClose, gpuTest, randomF32 } from "./_util.ts";
+import { assertClose, forwardHost, gpuTest, randomF32 } from "./_util.ts";
 
 const SPEC = { rows: 37, cols: 29, tableSize: 101, seed: 7 };
 const EXAMPLE = new URL("../examples/custom_hash.ts", import.meta.url).pathname;
@@ -206,15 +204,7 @@ gpuTest("ArbLinear refuses a hand-made hash with a wrong length or a slot out of
   assert.equal(fake.isDense, false);
 });
 
-async function forward(gpu: Gpu, net: Module, x: Float32Array, features: number) {
-  const rows = x.length / features;
-  const input: Activation = { buffer: gpu.buffer(x.byteLength, "x"), grad: null, rows, features };
-  gpu.write(input.buffer, x);
-  const out = await net.forward(input);
-  const y = await gpu.readF32(out.buffer, out.rows * out.features);
-  gpu.release(input.buffer);
-  return y;
-}
+const forward = forwardHost;
 
 gpuTest("a user family round-trips through a checkpoint (rebuilt by name)", async (gpu) => {
   const { dir, remove } = await tempDir();
