@@ -23,6 +23,7 @@ import {
   xxh32U32,
 } from "../lib/hash/mod.ts";
 import { ArbLinear } from "../lib/nn/arb_linear.ts";
+import { Sequential } from "../lib/nn/layers.ts";
 import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, trainStep } from "../lib/train/mod.ts";
 import { buildFromCheckpoint, readCheckpointInfo, saveCheckpoint } from "../lib/io/checkpoint.ts";
@@ -183,26 +184,41 @@ function handmade(family: string, indices: (n: number) => Uint32Array): Hash {
   };
 }
 
-gpuTest("ArbLinear refuses a hand-made hash with a wrong length or a slot out of range", (gpu) => {
-  const layer = (hash: Hash) =>
-    new ArbLinear(gpu, { inFeatures: 12, outFeatures: 5, tableSize: 20, hash, seed: 1 });
-  throwsArbnet(
-    "length",
-    () => layer(handmade("short", (n) => new Uint32Array(n - 3))),
-    '"short" hash',
-    "returned 57 slots",
-    "first bad position is 57",
-  );
-  throwsArbnet(
-    "range",
-    () => layer(handmade("wide", (n) => Uint32Array.from({ length: n }, (_, p) => p))),
-    '"wide" hash',
-    "position 21 (row 4, column 1) in slot 21",
-  );
-  // Called "dense" but not the built-in: an ordinary hashed layer, checked like any other.
-  const fake = layer(handmade("dense", (n) => Uint32Array.from({ length: n }, (_, p) => p % 20)));
-  assert.equal(fake.isDense, false);
-});
+gpuTest(
+  "ArbLinear refuses a hand-made hash with a wrong length or a slot out of range",
+  async (gpu) => {
+    const layer = (hash: Hash) =>
+      new ArbLinear(gpu, { inFeatures: 12, outFeatures: 5, tableSize: 20, hash, seed: 1 });
+    throwsArbnet(
+      "length",
+      () => layer(handmade("short", (n) => new Uint32Array(n - 3))),
+      '"short" hash',
+      "returned 57 slots",
+      "first bad position is 57",
+    );
+    throwsArbnet(
+      "range",
+      () => layer(handmade("wide", (n) => Uint32Array.from({ length: n }, (_, p) => p))),
+      '"wide" hash',
+      "position 21 (row 4, column 1) in slot 21",
+    );
+    // Called "dense" but not the built-in: an ordinary hashed layer, checked like any other.
+    const fake = layer(handmade("dense", (n) => Uint32Array.from({ length: n }, (_, p) => p % 20)));
+    assert.equal(fake.isDense, false);
+    // A checkpoint would rebuild it as the built-in dense hash: saving it is refused.
+    const { dir, remove } = await tempDir();
+    try {
+      await rejectsArbnet(
+        "save impostor",
+        saveCheckpoint(join(dir, "fake.safetensors"), { net: new Sequential([fake]) }),
+        'hand-made hash named "dense"',
+        "register",
+      );
+    } finally {
+      await remove();
+    }
+  },
+);
 
 const forward = forwardHost;
 

@@ -303,6 +303,11 @@ export class ArbLinear extends Module {
     return this.#gpu;
   }
 
+  /** The hash this layer was built with (option `hash`). */
+  get hash(): Hash {
+    return this.#hash;
+  }
+
   /** How errors name this layer, e.g. `ArbLinear layer0 (784×1000, uniform hash)`. */
   get description(): string {
     const c = this.config;
