@@ -4,13 +4,28 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { ArbnetError } from "../lib/errors.ts";
 import { fileError } from "../lib/io/files.ts";
+import { type Hash, hashFamilyNames, hashFromDescriptor } from "../lib/hash/mod.ts";
 import type { EpochRecord, Progress } from "../lib/train/mod.ts";
 
 /** The flags that choose a hash family's options, shared by every script that builds hashes. */
 export const HASH_OPTION_FLAGS = {
+  hash: {
+    type: "string",
+    default: "uniform",
+    help: `hash family: ${hashFamilyNames.join(", ")}, or one a --hash-module registers`,
+  },
+  "hash-module": {
+    type: "string",
+    help: "import this module first (a path); it registers hash families for --hash",
+  },
+  "hash-options": {
+    type: "string",
+    help: `the family's options as JSON, e.g. '{"block":2}' (any family)`,
+  },
   alpha: {
     type: "number",
     min: 1e-4,
@@ -42,6 +57,72 @@ export function hashOptionsFromFlags(
   }
   if (f.sign !== undefined) o.sign = f.sign === "on";
   return o;
+}
+
+/**
+ * Imports a `--hash-module` file, whose top level registers hash families
+ * (`registerHashFamily`). It must import arbnet from this same copy of the
+ * library (e.g. `../mod.ts` inside the repository), so that it registers
+ * into the registry the scripts read.
+ */
+export async function importHashModule(path: string): Promise<void> {
+  const url = pathToFileURL(resolve(path)).href;
+  try {
+    await import(url);
+  } catch (e) {
+    if (e instanceof ArbnetError) throw e;
+    throw new ArbnetError(`--hash-module ${path} could not be imported: ${(e as Error).message}`);
+  }
+}
+
+/** `--hash-options` parsed: a JSON object of numbers, strings and booleans. */
+export function parseHashOptions(json: string): Record<string, number | string | boolean> {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (e) {
+    throw new ArbnetError(`invalid --hash-options ${json}: not JSON (${(e as Error).message})`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ArbnetError(`invalid --hash-options ${json}: expected a JSON object, e.g. '{"a":1}'`);
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== "number" && typeof v !== "string" && typeof v !== "boolean") {
+      throw new ArbnetError(
+        `invalid --hash-options ${json}: option ${k} is ${JSON.stringify(v)}, expected a ` +
+          "number, string or boolean",
+      );
+    }
+  }
+  return value as Record<string, number | string | boolean>;
+}
+
+/**
+ * The hash the flags describe: imports `--hash-module` (if any), then
+ * builds `--hash` with the options of `--alpha`, `--radius`, `--sign` and
+ * `--hash-options` (an option given twice is refused).
+ */
+export async function hashFromFlags(
+  f: {
+    hash: string;
+    "hash-module"?: string;
+    "hash-options"?: string;
+    alpha?: number;
+    radius?: number;
+    sign?: string;
+  },
+): Promise<Hash> {
+  if (f["hash-module"] !== undefined) await importHashModule(f["hash-module"]);
+  const options: Record<string, number | string | boolean> = hashOptionsFromFlags(f);
+  if (f["hash-options"] !== undefined) {
+    for (const [k, v] of Object.entries(parseHashOptions(f["hash-options"]))) {
+      if (Object.hasOwn(options, k)) {
+        throw new ArbnetError(`the hash option ${k} is given twice: by --${k} and --hash-options`);
+      }
+      options[k] = v;
+    }
+  }
+  return hashFromDescriptor({ family: f.hash, options });
 }
 
 /** An append-only JSON-lines file. */

@@ -3,6 +3,8 @@
  *
  *   deno task train                      # 784-1000-10, uniform hash, table 1/8
  *   deno task train --hash dirichlet --alpha 0.1 --sparsity 0.5 --epochs 5
+ *   deno task train --hash-module examples/custom_hash.ts --hash pixelBlocks \
+ *     --hash-options '{"block":2}'
  *
  * Prints a progress bar per epoch, evaluates test accuracy after every epoch
  * and writes a JSON-lines log (config, entropy, one line per epoch).
@@ -11,12 +13,7 @@
 
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
-import {
-  countsEntropy,
-  hashFamilyNames,
-  hashFromDescriptor,
-  networkEntropy,
-} from "../lib/hash/mod.ts";
+import { countsEntropy, networkEntropy } from "../lib/hash/mod.ts";
 import { loadCifar10, loadMnist } from "../lib/data/mod.ts";
 import type { Dataset } from "../lib/data/mod.ts";
 import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
@@ -26,7 +23,7 @@ import { tuneCachePath } from "../shaders/matmul_tune.ts";
 // Tuned tiles persist in a file between runs (the kernels themselves have no file access).
 import "../lib/io/tile_cache.ts";
 import { loadCheckpoint, saveCheckpoint } from "../lib/io/checkpoint.ts";
-import { HASH_OPTION_FLAGS, hashOptionsFromFlags, openLog, ProgressBar } from "./common.ts";
+import { HASH_OPTION_FLAGS, hashFromFlags, openLog, ProgressBar } from "./common.ts";
 import {
   checkFlagsApply,
   checkSparsity,
@@ -42,7 +39,6 @@ const FLAGS = {
     type: "string",
     help: "layer widths, input to output (default 784,1000,10 / 3072,1000,10)",
   },
-  hash: { type: "enum", choices: hashFamilyNames, default: "uniform", help: "hash family" },
   ...HASH_OPTION_FLAGS,
   "table-fraction": {
     type: "number",
@@ -167,6 +163,7 @@ await runMain(async () => {
     );
     for (const w of notes) console.error(`warning: ${w}`);
   }
+  const hash = await hashFromFlags(f);
   const train = await loadData(f.dataset, f.data, "train", f["train-limit"]);
   const test = await loadData(f.dataset, f.data, "test", f["test-limit"]);
   const layers = f.layers
@@ -178,7 +175,6 @@ await runMain(async () => {
         `${train.name}) and end with ${train.classes} (classes)`,
     );
   }
-  const hash = hashFromDescriptor({ family: f.hash, options: hashOptionsFromFlags(f) });
   const gpu = await requestDevice();
   const { net, layers: arb } = buildMlp(gpu, {
     layers,

@@ -7,6 +7,8 @@
  *
  *   deno task view-hash --hash neighborhood --radius 0 --out out/nbr0.png
  *   deno task view-hash --hash dirichlet --alpha 0.01
+ *   deno task view-hash --hash-module examples/custom_hash.ts --hash pixelBlocks \
+ *     --hash-options '{"block":4}' --cols 100
  *
  * The PNG is written here (RGB scanlines, `node:zlib` deflate, CRC-32
  * chunks) with a built-in 5×7 pixel font, so the script needs no image or
@@ -18,17 +20,11 @@ import { deflateSync } from "node:zlib";
 import { dirname } from "node:path";
 import { parseFlags, runMain } from "../lib/cli.ts";
 import { ArbnetError } from "../lib/errors.ts";
-import { hashFromDescriptor, occupancyEntropy, slotCounts } from "../lib/hash/mod.ts";
-import { HASH_OPTION_FLAGS, hashOptionsFromFlags } from "./common.ts";
+import { checkHashOutput, isDenseHash, occupancyEntropy, slotCounts } from "../lib/hash/mod.ts";
+import { HASH_OPTION_FLAGS, hashFromFlags } from "./common.ts";
 
 const FLAGS = {
-  // conv2d and recurrent take geometry options that have no flags here.
-  hash: {
-    type: "enum",
-    choices: ["dense", "uniform", "dirichlet", "neighborhood"],
-    default: "uniform",
-    help: "hash family",
-  },
+  // conv2d, recurrent and user families take their options by --hash-options.
   ...HASH_OPTION_FLAGS,
   rows: { type: "int", min: 1, default: 784, help: "rows of the virtual matrix (input features)" },
   cols: { type: "int", min: 1, default: 1000, help: "columns (output features)" },
@@ -244,15 +240,16 @@ await runMain(async () => {
     "Draw a hash's slot occupancy and slot map as a PNG.",
   );
   if (!f) return;
-  const options = hashOptionsFromFlags(f);
-  const hash = hashFromDescriptor({ family: f.hash, options });
+  const hash = await hashFromFlags(f);
   const virtual = f.rows * f.cols;
   if (virtual > 2 ** 32) throw new ArbnetError("--rows × --cols must be at most 2^32 positions");
-  const tableSize = hash.family === "dense"
+  const tableSize = isDenseHash(hash)
     ? virtual
     : Math.max(1, Math.round(virtual * f["table-fraction"]));
   const spec = { rows: f.rows, cols: f.cols, tableSize, sparsity: f.sparsity, seed: f.seed };
   const indices = hash.indices(spec);
+  const signs = hash.signs(spec);
+  checkHashOutput(hash.family, spec, indices, signs);
   const entropy = occupancyEntropy(indices, tableSize);
   const counts = slotCounts(indices, tableSize);
   const zero = counts[tableSize];
@@ -296,7 +293,7 @@ await runMain(async () => {
     `${f.rows} × ${f.cols} virtual matrix, K = ${tableSize} slots, sparsity ${
       fmt(f.sparsity)
     } (zero slot ${(100 * zero / virtual).toFixed(1)}%), seed ${f.seed}, signs ${
-      hash.signs(spec) ? "on" : "off"
+      signs ? "on" : "off"
     }`,
     1,
     grey,

@@ -5,8 +5,9 @@
 // arithmetic, which WGSL wraps mod 2^32 exactly as Math.imul and `| 0` do.
 //
 // A kernel composes: xxh32, hash_params, one family piece (slot_uniform,
-// slot_neighborhood or slot_dirichlet, each defining family_slot(p)), then
-// hash_word, which adds sparsity and the sign and defines slot_word(p).
+// slot_neighborhood or slot_dirichlet, each defining family_slot(p), or a
+// user family's own WGSL defining it), then hash_word, which adds sparsity
+// and the sign and defines slot_word(p).
 // Bindings follow matmul_pieces.wgsl: 3 holds the parameters (where a
 // materialised layer binds its slot buffer), 6 and 7 the alias table.
 
@@ -51,6 +52,9 @@ struct HashParams {
   // division by anything but these.
   window: u32,
   back: u32,
+  // The virtual matrix's shape, p = i * cols + j (for user families' rules).
+  rows: u32,
+  cols: u32,
 }
 @group(0) @binding(3) var<uniform> hash_params: HashParams;
 
@@ -104,15 +108,18 @@ fn slot_word(p: u32) -> u32 {
   return word;
 }
 
-// @piece write_slot_words
-// Test kernel: words_out[p] = slot_word(p) for every p < n, so the procedural
-// words can be compared with the CPU's. A 2-D grid lifts the 65535-workgroup
-// limit of one dimension.
+// @piece words_out
+// What the word-writing kernels below bind: how many words, and where.
 struct Count {
   n: u32,
 }
 @group(0) @binding(0) var<uniform> count: Count;
 @group(0) @binding(4) var<storage, read_write> words_out: array<u32>;
+
+// @piece write_slot_words
+// Test kernel: words_out[p] = slot_word(p) for every p < n, so the procedural
+// words can be compared with the CPU's. A 2-D grid lifts the 65535-workgroup
+// limit of one dimension.
 @compute @workgroup_size(64, 1, 1)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
@@ -122,5 +129,17 @@ fn main(
   let p = (wg.y * groups.x + wg.x) * 64u + lid;
   if (p < count.n) {
     words_out[p] = slot_word(p);
+  }
+}
+
+// @piece write_sampled_slot_words
+// Check kernel: words_out[i] = slot_word(positions[i]) for every i < n, so a
+// user family's WGSL rule can be compared with its TypeScript rule on a
+// sample of positions before a procedural layer trains on it.
+@group(0) @binding(5) var<storage, read> positions: array<u32>;
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  if (id.x < count.n) {
+    words_out[id.x] = slot_word(positions[id.x]);
   }
 }

@@ -315,11 +315,24 @@ function scatteredSlots(n: number, tableSize: number): Uint32Array {
 /**
  * Hash parameters for timing a procedural variant (the `HashParams` fields
  * of hash.wgsl in order): a table of `tableSize` slots, no sparsity, signs
- * on, a Neighborhood window of 1. The seeds are arbitrary: only the work
- * per weight matters here.
+ * on, a Neighborhood window of 1, a one-row matrix of `tableSize` columns
+ * (what a user family's rule may read). The seeds are arbitrary: only the
+ * work per weight matters here.
  */
 function tuneHashParams(tableSize: number): number[] {
-  return [tableSize, 0, 0x9e3779b1, 0x85ebca77, 0x80000000, 0xc2b2ae3d, 0x27d4eb2f, 1, 0];
+  return [
+    tableSize,
+    0,
+    0x9e3779b1,
+    0x85ebca77,
+    0x80000000,
+    0xc2b2ae3d,
+    0x27d4eb2f,
+    1,
+    0,
+    1,
+    tableSize,
+  ];
 }
 
 /** Rows of A that hold every fitting window candidate's whole windows, and at least windowRows(M). */

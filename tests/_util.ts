@@ -5,6 +5,7 @@
  */
 
 import { type Gpu, requestDevice } from "../lib/gpu/device.ts";
+import type { Activation, Module } from "../lib/nn/mod.ts";
 import { Rng } from "../lib/util/random.ts";
 import { ArbnetError } from "../lib/errors.ts";
 import assert from "node:assert/strict";
@@ -117,4 +118,20 @@ export async function rejectsWith(p: Promise<unknown>, ...fragments: string[]): 
   for (const f of fragments) {
     assert.ok(err.message.includes(f), `message ${JSON.stringify(err.message)} lacks ${f}`);
   }
+}
+
+/** Runs `net` forward on a host batch of `features`-wide rows and reads its output back. */
+export async function forwardHost(
+  gpu: Gpu,
+  net: Module,
+  x: Float32Array,
+  features: number,
+): Promise<Float32Array> {
+  const rows = x.length / features;
+  const input: Activation = { buffer: gpu.buffer(x.byteLength, "x"), grad: null, rows, features };
+  gpu.write(input.buffer, x);
+  const out = await net.forward(input);
+  const y = await gpu.readF32(out.buffer, out.rows * out.features);
+  gpu.release(input.buffer);
+  return y;
 }

@@ -12,24 +12,17 @@ import type { Gpu } from "../lib/gpu/device.ts";
 import { ArbnetError } from "../lib/errors.ts";
 import { type Hash, hashes } from "../lib/hash/mod.ts";
 import { loadMnist } from "../lib/data/mod.ts";
-import { type Activation, Linear, type Module, ReLU, Sequential } from "../lib/nn/mod.ts";
+import { Linear, ReLU, Sequential } from "../lib/nn/mod.ts";
 import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, trainStep } from "../lib/train/mod.ts";
 import { encodeOnnx, exportOnnx } from "../lib/io/onnx.ts";
-import { assertClose, gpuTest } from "./_util.ts";
+import { assertClose, forwardHost, gpuTest } from "./_util.ts";
+import { pixelBlocks } from "../examples/custom_hash.ts";
 
 const ROWS = 64;
 const mnist = loadMnist({ split: "test", limit: ROWS });
 
-async function forward(gpu: Gpu, net: Module, x: Float32Array, features: number) {
-  const rows = x.length / features;
-  const input: Activation = { buffer: gpu.buffer(x.byteLength, "x"), grad: null, rows, features };
-  gpu.write(input.buffer, x);
-  const out = await net.forward(input);
-  const y = await gpu.readF32(out.buffer, out.rows * out.features);
-  gpu.release(input.buffer);
-  return y;
-}
+const forward = forwardHost;
 
 /** A 784-64-10 MLP trained a few steps, so tables and biases are no longer at their init. */
 async function trained(gpu: Gpu, hash: Hash, sparsity: number) {
@@ -78,6 +71,7 @@ const cases: [string, Hash, number][] = [
   ["neighborhood hash without signs", hashes.neighborhood({ radius: 8 }), 0],
   ["dirichlet hash", hashes.dirichlet({ alpha: 0.5 }), 0.1],
   ["dense hash", hashes.dense(), 0],
+  ["user family (examples/custom_hash.ts)", pixelBlocks({ block: 2, sign: true }), 0.1],
 ];
 
 for (const [what, hash, sparsity] of cases) {

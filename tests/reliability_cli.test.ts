@@ -25,7 +25,8 @@ Deno.test("train.ts: unknown flags and malformed values name the flag and the al
     [
       "--hash foo",
       ["--hash", "foo"],
-      'invalid --hash "foo": expected one of dense, uniform, dirichlet, neighborhood',
+      'unknown hash family "foo" (known families: dense, uniform, dirichlet, neighborhood',
+      "registerHashFamily",
     ],
     [
       "--layers 784,,10",

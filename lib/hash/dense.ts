@@ -6,7 +6,7 @@
  */
 
 import { ArbnetError } from "../errors.ts";
-import { makeHash } from "./family.ts";
+import { isBuiltinHash, makeHash } from "./family.ts";
 import type { Hash } from "./types.ts";
 import { checkKeys } from "./validate.ts";
 
@@ -43,4 +43,16 @@ export function dense(options?: DenseOptions): Hash {
       for (let p = 0; p < s.n; p++) out[p] = p;
     },
   });
+}
+
+/**
+ * Whether a hash is the built-in identity hash (from `hashes.dense()` or a
+ * `"dense"` descriptor), whose table *is* the weight matrix. Decided by who
+ * built the hash, never by its name alone.
+ *
+ * @param hash any hash
+ * @returns true for the built-in dense hash only
+ */
+export function isDenseHash(hash: Hash): boolean {
+  return hash.family === "dense" && isBuiltinHash(hash);
 }

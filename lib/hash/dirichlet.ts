@@ -238,7 +238,7 @@ export function dirichlet(options: DirichletOptions): DirichletHash {
     }
     return cached.table;
   };
-  const hash = makeHash({
+  return makeHash({
     family: "dirichlet",
     options: { alpha, sign },
     sign,
@@ -252,9 +252,7 @@ export function dirichlet(options: DirichletOptions): DirichletHash {
         out[p] = xxh32U32(p, coinSeed) < threshold[c] ? c : alias[c];
       }
     },
-  });
-  return {
-    ...hash,
+  }, {
     aliasTable(spec: IndexSpec): AliasTable {
       const s = checkSpec(spec);
       const t = tableFor(s.tableSize, s.seed);
@@ -264,5 +262,5 @@ export function dirichlet(options: DirichletOptions): DirichletHash {
         alias: t.alias.slice(),
       };
     },
-  };
+  });
 }

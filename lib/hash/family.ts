@@ -25,13 +25,48 @@ export interface FamilyParts {
   fill: (spec: CheckedSpec, out: Uint32Array) => void;
 }
 
+// The hashes the library's own factories built. Only these get a built-in's
+// treatment (the dense fast path, the built-in procedural pieces): a user
+// hash that merely calls itself "dense" is an ordinary hashed layer.
+const builtIns = new WeakSet<Hash>();
+
 /**
- * Builds a {@linkcode Hash} from a family's parts.
+ * Whether a hash was built by one of the library's own family factories
+ * (`hashes.*`), as opposed to a user family or a hand-made object that may
+ * carry a built-in's name.
+ *
+ * @param hash any hash
+ * @returns true for the built-in families' hashes only
+ */
+export function isBuiltinHash(hash: Hash): boolean {
+  return builtIns.has(hash);
+}
+
+/**
+ * Builds a {@linkcode Hash} from a built-in family's parts (user families go
+ * through `defineHashFamily`, which shares {@linkcode assembleHash}).
+ *
+ * @param parts the family's name, options and slot rule
+ * @param extra further members of the hash (e.g. dirichlet's `aliasTable`)
+ * @returns the hash
+ */
+export function makeHash<E extends object = Record<never, never>>(
+  parts: FamilyParts,
+  extra?: E,
+): Hash & E {
+  const hash = Object.assign(assembleHash(parts), extra) as Hash & E;
+  builtIns.add(hash);
+  return hash;
+}
+
+/**
+ * Builds a {@linkcode Hash} from a family's parts: the spec checked, the
+ * family's slots, then sparsity and signs by the one rule of every family.
  *
  * @param parts the family's name, options and slot rule
  * @returns the hash
  */
-export function makeHash(parts: FamilyParts): Hash {
+export function assembleHash(parts: FamilyParts): Hash {
   const { check, fill, sign } = parts;
   const validate = (spec: IndexSpec): CheckedSpec => {
     const s = checkSpec(spec);

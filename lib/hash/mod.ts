@@ -24,13 +24,29 @@
 export type { Hash, HashDescriptor, IndexSpec } from "./types.ts";
 export {
   hashes,
+  type HashFactory,
   type HashFamilies,
   hashFamilyNames,
   hashFromDescriptor,
+  registeredHashFamilies,
+  registerHashFamily,
   type SwapFamilyOptions,
+  unregisterHashFamily,
 } from "./registry.ts";
 export { blocks, type BlocksOptions, tileRanks } from "./blocks.ts";
 export { applySwapNoise, descriptorString, swapNoise, type SwapOptions } from "./swap.ts";
+export {
+  defineHashFamily,
+  type HashFamilyDefinition,
+  type HashFamilyFactory,
+  type HashOptions,
+  type HashOptionValue,
+  type OptionTypes,
+  type SlotSpec,
+} from "./user.ts";
+export { type CheckedSpec, checkHashOutput } from "./validate.ts";
+export { isBuiltinHash } from "./family.ts";
+export { isDenseHash } from "./dense.ts";
 export { le32, xxh32, xxh32U32 } from "./xxhash32.ts";
 export {
   type DerivedSeeds,
@@ -53,7 +69,9 @@ export {
 } from "./dirichlet.ts";
 export { MAX_RADIUS, type NeighborhoodOptions, neighborhoodSlot } from "./neighborhood.ts";
 export {
+  type CustomSlotsKey,
   HASH_PARAM_WORDS,
+  hasProceduralForm,
   isProceduralFamily,
   PROCEDURAL_FAMILIES,
   type ProceduralFamily,

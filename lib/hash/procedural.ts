@@ -8,16 +8,21 @@
  * `neighborhoodSlot`, `aliasSlot`, `isSparse` and `signOf`, so the words the
  * shader computes equal `hash.indices()` and `hash.signs()` bit for bit.
  * Families with per-position structure that is not a seeded hash (`dense`,
- * `conv2d`, `recurrent`) have no procedural form here.
+ * `conv2d`, `recurrent`) have no procedural form here. A user family has
+ * one when it gives its slot rule in WGSL (`defineHashFamily({ wgsl })`):
+ * its source takes the place of the built-in family pieces.
  * @module
  */
 
 import { ArbnetError } from "../errors.ts";
 import type { DirichletHash } from "./dirichlet.ts";
+import { isBuiltinHash } from "./family.ts";
 import { deriveSeeds } from "./seeds.ts";
 import { sparsityThreshold } from "./sparsity.ts";
 import type { Hash, IndexSpec } from "./types.ts";
+import { userProcedural } from "./user.ts";
 import { checkSpec } from "./validate.ts";
+import { xxh32 } from "./xxhash32.ts";
 
 /** The families a shader can evaluate from seeds alone. */
 export type ProceduralFamily = "uniform" | "neighborhood" | "dirichlet";
@@ -30,20 +35,29 @@ export const PROCEDURAL_FAMILIES: readonly ProceduralFamily[] = Object.freeze([
 ]);
 
 /** Words of `HashParams` (shaders/hash.wgsl), in field order. */
-export const HASH_PARAM_WORDS = 9;
+export const HASH_PARAM_WORDS = 11;
+
+/**
+ * The kernels' name for a user family's WGSL rule: the family and a digest
+ * of the source, so two option sets that bake different constants into the
+ * WGSL never share a compiled kernel or a tuned tile.
+ */
+export type CustomSlotsKey = `custom:${string}`;
 
 /** A layer's hash in the form the procedural shaders read. */
 export interface ProceduralHash {
-  /** Which `slot_<family>` piece computes the slot. */
-  family: ProceduralFamily;
+  /** Which `slot_<family>` piece computes the slot, or the key of a user family's WGSL. */
+  family: ProceduralFamily | CustomSlotsKey;
   /**
    * `HashParams` words: table size, sparsity threshold, sparsity seed, sign
    * seed, sign mask, slot seed, coin seed, window `2r + 1`, back
-   * `(K − r mod K) mod K` (fields a family does not use are 0).
+   * `(K − r mod K) mod K`, rows, cols (fields a family does not use are 0).
    */
   params: Uint32Array;
   /** The alias table of `dirichlet` (bindings 6 and 7), else null. */
   alias: { threshold: Uint32Array; alias: Uint32Array } | null;
+  /** A user family's WGSL (`fn family_slot(p: u32) -> u32`), else null. */
+  wgsl: string | null;
 }
 
 /**
@@ -57,12 +71,24 @@ export function isProceduralFamily(family: string): family is ProceduralFamily {
 }
 
 /**
+ * Whether a hash can be recomputed in the shaders: a built-in `uniform`,
+ * `neighborhood` or `dirichlet` hash, or a user family's hash with a WGSL
+ * rule. Decided by who built the hash, not by its name.
+ *
+ * @param hash any hash
+ * @returns true when {@linkcode proceduralHash} accepts it
+ */
+export function hasProceduralForm(hash: Hash): boolean {
+  return (isProceduralFamily(hash.family) && isBuiltinHash(hash)) || userProcedural(hash) !== null;
+}
+
+/**
  * Packs a hash and its spec for the procedural shaders. Costs O(1), or O(K)
  * for `dirichlet` (its alias table), never O(rows · cols).
  *
- * @param hash a `uniform`, `neighborhood` or `dirichlet` hash
+ * @param hash a `uniform`, `neighborhood` or `dirichlet` hash, or a user family's with WGSL
  * @param spec the layer's shape, table size, sparsity and seed
- * @returns the parameter words and, for `dirichlet`, the alias table
+ * @returns the parameter words and, for `dirichlet`, the alias table (for a user family, its WGSL)
  * @throws ArbnetError for other families or an invalid spec
  *
  * @example
@@ -75,10 +101,12 @@ export function isProceduralFamily(family: string): family is ProceduralFamily {
  */
 export function proceduralHash(hash: Hash, spec: IndexSpec): ProceduralHash {
   const family = hash?.family;
-  if (typeof family !== "string" || !isProceduralFamily(family)) {
+  const user = hash ? userProcedural(hash) : null;
+  if (!hash || !hasProceduralForm(hash)) {
     throw new ArbnetError(
       `the ${JSON.stringify(family)} hash has no procedural form (procedural hashing supports ` +
-        `${PROCEDURAL_FAMILIES.join(", ")}); materialise its slots instead`,
+        `${PROCEDURAL_FAMILIES.join(", ")} and user families defined with a wgsl rule); ` +
+        "materialise its slots instead",
     );
   }
   const s = checkSpec(spec);
@@ -89,7 +117,14 @@ export function proceduralHash(hash: Hash, spec: IndexSpec): ProceduralHash {
   params[1] = sparsityThreshold(s.sparsity);
   params[2] = seeds.sparsity;
   params[3] = seeds.sign;
-  params[4] = hash.options.sign === true ? 0x80000000 : 0;
+  params[4] = (user ? user.sign : hash.options.sign === true) ? 0x80000000 : 0;
+  params[9] = s.rows;
+  params[10] = s.cols;
+  if (user) {
+    params[5] = seeds.slot;
+    const digest = xxh32(new TextEncoder().encode(user.wgsl), 0).toString(16).padStart(8, "0");
+    return { family: `custom:${family}:${digest}`, params, alias: null, wgsl: user.wgsl };
+  }
   let alias: ProceduralHash["alias"] = null;
   if (family === "uniform") {
     params[5] = seeds.slot;
@@ -113,5 +148,5 @@ export function proceduralHash(hash: Hash, spec: IndexSpec): ProceduralHash {
     params[6] = seeds.aliasCoin;
     alias = { threshold: table.threshold, alias: table.alias };
   }
-  return { family, params, alias };
+  return { family: family as ProceduralFamily, params, alias, wgsl: null };
 }

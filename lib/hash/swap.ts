@@ -14,7 +14,8 @@ import { invalidOption } from "../errors.ts";
 import { Rng } from "../util/random.ts";
 import { deriveSeed } from "./seeds.ts";
 import type { Hash, HashDescriptor, IndexSpec } from "./types.ts";
-import { checkKeys, checkSpec } from "./validate.ts";
+import { makeHash } from "./family.ts";
+import { checkKeys } from "./validate.ts";
 import { xxh32U32 } from "./xxhash32.ts";
 
 /** Options of {@linkcode swapNoise}. */
@@ -90,17 +91,15 @@ export function swapNoise(options: SwapOptions): Hash {
   }
   const q = o.q as number;
   if (typeof q !== "number" || !(q >= 0 && q <= 1)) invalidOption("q", q, "a number in [0, 1]");
-  return {
+  return makeHash({
     family: "swap",
-    options: Object.freeze({ q, base: descriptorString(base) }),
-    indices(spec: IndexSpec): Uint32Array {
-      const s = checkSpec(spec);
-      const out = base.indices(spec);
-      applySwapNoise(out, s.tableSize, q, s.seed);
-      return out;
+    options: { q, base: descriptorString(base) },
+    // The base's own signs are kept (below), whatever rule they follow.
+    sign: false,
+    fill(s, out) {
+      const { rows, cols, tableSize, sparsity, seed } = s;
+      out.set(base.indices({ rows, cols, tableSize, sparsity, seed }));
+      applySwapNoise(out, tableSize, q, seed);
     },
-    signs(spec: IndexSpec): Int8Array | null {
-      return base.signs(spec);
-    },
-  };
+  }, { signs: (spec: IndexSpec): Int8Array | null => base.signs(spec) });
 }

@@ -127,3 +127,81 @@ export function checkSpec(spec: IndexSpec): CheckedSpec {
   const seed = checkInt("seed", rec.seed, 0, U32_MAX);
   return { rows, cols, n, tableSize, sparsity, seed };
 }
+
+/** Where position `p` sits in a `rows × cols` virtual matrix, for messages. */
+export function describePosition(p: number, cols: number): string {
+  return `position ${p} (row ${Math.floor(p / cols)}, column ${p % cols})`;
+}
+
+/**
+ * Checks what a hash produced for a layer before anything trains on it:
+ * `rows · cols` slots, each an integer in `[0, tableSize]` (slot
+ * `tableSize` is the zero slot), and signs that are `null` or `rows · cols`
+ * values of ±1. Runs once per layer; a user family that gets its rule
+ * wrong is refused here instead of training on garbage.
+ *
+ * @param family the hash's family name, for the message
+ * @param spec the layer's spec
+ * @param indices what `hash.indices(spec)` returned
+ * @param signs what `hash.signs(spec)` returned
+ * @throws ArbnetError naming the family and the first bad position
+ */
+export function checkHashOutput(
+  family: string,
+  spec: IndexSpec,
+  indices: unknown,
+  signs: unknown,
+): void {
+  const s = checkSpec(spec);
+  const who = `the ${JSON.stringify(family)} hash`;
+  const shape = `a ${s.rows}×${s.cols} layer (rows · cols = ${s.n} positions)`;
+  if (!(indices instanceof Uint32Array)) {
+    throw new ArbnetError(
+      `${who}: indices() returned ${
+        describeValue(indices)
+      }, expected a Uint32Array of ${s.n} slots`,
+    );
+  }
+  if (indices.length !== s.n) {
+    throw new ArbnetError(
+      `${who}: indices() returned ${indices.length} slots for ${shape}; the first bad position ` +
+        `is ${Math.min(indices.length, s.n)}`,
+    );
+  }
+  const k = s.tableSize;
+  for (let p = 0; p < indices.length; p++) {
+    if (indices[p] > k) {
+      throw new ArbnetError(
+        `${who}: indices() put ${describePosition(p, s.cols)} in slot ${indices[p]}, outside ` +
+          `[0, ${k}] (tableSize ${k}; slot ${k} is the zero slot)`,
+      );
+    }
+  }
+  if (signs === null) return;
+  if (!(signs instanceof Int8Array)) {
+    throw new ArbnetError(
+      `${who}: signs() returned ${describeValue(signs)}, expected null or an Int8Array of ±1`,
+    );
+  }
+  if (signs.length !== s.n) {
+    throw new ArbnetError(
+      `${who}: signs() returned ${signs.length} signs for ${shape}; the first bad position ` +
+        `is ${Math.min(signs.length, s.n)}`,
+    );
+  }
+  for (let p = 0; p < signs.length; p++) {
+    if (signs[p] !== 1 && signs[p] !== -1) {
+      throw new ArbnetError(
+        `${who}: signs() gave ${describePosition(p, s.cols)} the sign ${
+          signs[p]
+        }, expected +1 or -1`,
+      );
+    }
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === "object") return `a ${v.constructor?.name ?? "object"}`;
+  return `a ${typeof v}`;
+}

@@ -24,7 +24,8 @@
 import { createHash } from "node:crypto";
 import type { Gpu } from "../gpu/device.ts";
 import { ArbnetError } from "../errors.ts";
-import { hashFromDescriptor } from "../hash/registry.ts";
+import { hashes, hashFromDescriptor } from "../hash/registry.ts";
+import { isBuiltinHash } from "../hash/family.ts";
 import { ArbLinear, type ArbLinearConfig } from "../nn/arb_linear.ts";
 import { ReLU, Sequential } from "../nn/layers.ts";
 import type { Module, Parameter } from "../nn/module.ts";
@@ -149,6 +150,26 @@ function describe(layers: (ArbLinear | ReLU)[]): LayerRecord[] {
   );
 }
 
+/**
+ * Refuses to save a layer whose hash a load would rebuild as something
+ * else: hashes are rebuilt by name, so a hand-made hash carrying a
+ * built-in's name would come back as that built-in, a different network.
+ */
+function checkRebuildable(layers: (ArbLinear | ReLU)[]): void {
+  layers.forEach((l, i) => {
+    if (!(l instanceof ArbLinear)) return;
+    const family = l.hash.family;
+    if (Object.hasOwn(hashes, family) && !isBuiltinHash(l.hash)) {
+      throw new ArbnetError(
+        `layer ${i} (${l.name}) has a hand-made hash named ${JSON.stringify(family)}, a ` +
+          `built-in's name: loading the checkpoint would rebuild the built-in ${family} hash ` +
+          "instead. Define your family with defineHashFamily under a name of its own and " +
+          "register it (registerHashFamily)",
+      );
+    }
+  });
+}
+
 /** Tensor names of a layer's parameters: `layers.<index>.table` and `layers.<index>.bias`. */
 function paramTensors(layers: (ArbLinear | ReLU)[]): { name: string; param: Parameter }[] {
   const out: { name: string; param: Parameter }[] = [];
@@ -215,6 +236,7 @@ function bytesOf(a: Float32Array): Uint8Array {
  */
 export async function saveCheckpoint(path: string, options: SaveCheckpointOptions): Promise<void> {
   const layers = flatten(options.net);
+  checkRebuildable(layers);
   const gpu = options.net.gpu;
   const tensors: Record<string, TensorInput> = {};
   for (const { name, param } of paramTensors(layers)) {

@@ -11,13 +11,16 @@ import type { Gpu, Launch } from "../gpu/device.ts";
 import { ArbnetError, invalidOption } from "../errors.ts";
 import type { Hash, IndexSpec } from "../hash/types.ts";
 import { hashes, proceduralSlotCounts, slotCounts } from "../hash/mod.ts";
+import { isDenseHash } from "../hash/dense.ts";
+import { checkHashOutput } from "../hash/validate.ts";
 import {
-  isProceduralFamily,
+  hasProceduralForm,
   PROCEDURAL_FAMILIES,
-  type ProceduralFamily,
+  type ProceduralHash,
   proceduralHash,
 } from "../hash/procedural.ts";
-import type { ProceduralSlotBuffers } from "../../shaders/hash.ts";
+import { defineCustomSlots, type ProceduralSlotBuffers } from "../../shaders/hash.ts";
+import { checkCustomSlots } from "./custom_slots.ts";
 import { Rng } from "../util/random.ts";
 import {
   DEFAULT_TILE,
@@ -194,7 +197,9 @@ export class ArbLinear extends Module {
   readonly #spec: IndexSpec;
   #indices: Uint32Array | undefined;
   #signs: Int8Array | null | undefined;
-  readonly #procedural: { family: ProceduralFamily; buffers: ProceduralSlotBuffers } | null;
+  readonly #procedural: { family: ProceduralHash["family"]; buffers: ProceduralSlotBuffers } | null;
+  // A user family's WGSL rule, checked against its TypeScript rule before the first plan.
+  #customCheck: Promise<void> | (() => Promise<void>) | null = null;
   readonly #biasData: GPUBuffer;
   readonly #tile?: Tile | "auto";
   readonly #inverse: { offsets: GPUBuffer; ranks: GPUBuffer; entries: number } | null;
@@ -234,14 +239,18 @@ export class ArbLinear extends Module {
         buffers.aliasTarget = gpu.upload(p.alias.alias, `${name}.alias_target`);
       }
       this.#procedural = { family: p.family, buffers };
+      if (p.wgsl !== null) {
+        const key = p.family as `custom:${string}`;
+        defineCustomSlots(key, p.wgsl);
+        this.#customCheck = () => checkCustomSlots(gpu, options.hash, spec, key, buffers);
+      }
       this.#slots = null;
     } else {
       this.#procedural = null;
-      this.#indices = options.hash.indices(spec);
-      this.#signs = options.hash.signs(spec);
+      const host = this.#hostSlots();
       this.#slots = dense
         ? null
-        : gpu.upload(packSlotWords(this.#indices, this.#signs), `${name}.slots`);
+        : gpu.upload(packSlotWords(host.indices, host.signs), `${name}.slots`);
     }
     const det = options.deterministic ?? "auto";
     if (det !== true && det !== false && det !== "auto") {
@@ -294,6 +303,11 @@ export class ArbLinear extends Module {
     return this.#gpu;
   }
 
+  /** The hash this layer was built with (option `hash`). */
+  get hash(): Hash {
+    return this.#hash;
+  }
+
   /** How errors name this layer, e.g. `ArbLinear layer0 (784×1000, uniform hash)`. */
   get description(): string {
     const c = this.config;
@@ -308,7 +322,7 @@ export class ArbLinear extends Module {
   #checkMemory(gpu: Gpu, o: ArbLinearOptions): void {
     const c = this.config;
     const n = c.inFeatures * c.outFeatures;
-    const dense = c.hash.family === "dense" && c.sparsity === 0;
+    const dense = isDenseHash(o.hash) && c.sparsity === 0;
     const layer =
       `ArbLinear ${this.name} (${c.inFeatures}×${c.outFeatures}, ${c.hash.family} hash)`;
     const fits = (what: string, bytes: number, fix: string) =>
@@ -326,7 +340,7 @@ export class ArbLinear extends Module {
       fits(
         "its slot buffer (4 bytes per position of the virtual matrix)",
         4 * n,
-        isProceduralFamily(c.hash.family)
+        hasProceduralForm(o.hash)
           ? "use the procedural hash (procedural: true, --procedural), which recomputes the " +
             "slots in the shaders and stores none, or a smaller layer"
           : `use a smaller layer (the ${c.hash.family} hash has no procedural form)`,
@@ -342,7 +356,7 @@ export class ArbLinear extends Module {
    * per position on the host: 4 GB for 10^9 positions) and keeps it.
    */
   get indices(): Uint32Array {
-    return this.#indices ??= this.#hash.indices(this.#spec);
+    return this.#indices ?? this.#hostSlots().indices;
   }
 
   /**
@@ -362,8 +376,17 @@ export class ArbLinear extends Module {
    * {@linkcode ArbLinear.indices}.
    */
   get signs(): Int8Array | null {
-    if (this.#signs === undefined) this.#signs = this.#hash.signs(this.#spec);
-    return this.#signs;
+    return this.#signs !== undefined ? this.#signs : this.#hostSlots().signs;
+  }
+
+  /** Evaluates the hash on the host, once, refusing output that is not a valid slot map. */
+  #hostSlots(): { indices: Uint32Array; signs: Int8Array | null } {
+    const indices = this.#hash.indices(this.#spec);
+    const signs = this.#hash.signs(this.#spec);
+    checkHashOutput(this.#hash.family, this.#spec, indices, signs);
+    this.#indices = indices;
+    this.#signs = signs;
+    return { indices, signs };
   }
 
   /** Whether a plan of `rows` rows writes the virtual weights out (option `materialize`). */
@@ -403,7 +426,7 @@ export class ArbLinear extends Module {
    * weight matrix, so the kernels read it directly and skip the slot buffer.
    */
   get isDense(): boolean {
-    return this.config.hash.family === "dense" && this.config.sparsity === 0;
+    return isDenseHash(this.#hash) && this.config.sparsity === 0;
   }
 
   /** ArbLinear applies a following ReLU in its matmul epilogue. */
@@ -425,6 +448,8 @@ export class ArbLinear extends Module {
   protected async build(gpu: Gpu, x: Activation, options: PlanOptions): Promise<Plan> {
     const c = this.config;
     expectFeatures(x, c.inFeatures, this.description);
+    if (typeof this.#customCheck === "function") this.#customCheck = this.#customCheck();
+    await this.#customCheck;
     const rows = x.rows;
     const relu = options.fuseRelu === true;
     const maxRows = Math.floor(bindableBytes(gpu).max / (4 * c.outFeatures));
@@ -633,7 +658,7 @@ function resolveConfig(o: ArbLinearOptions): ArbLinearConfig {
     invalidOption("tableFraction", fraction, "a number in (0, 1]");
   }
   const tableSize = o.tableSize ??
-    (o.hash.family === "dense" ? virtual : Math.max(1, Math.round(virtual * fraction)));
+    (isDenseHash(o.hash) ? virtual : Math.max(1, Math.round(virtual * fraction)));
   positiveInt("tableSize", tableSize);
   if (tableSize >= 2 ** 31) invalidOption("tableSize", tableSize, "below 2^31 slots");
   // More slots than positions leaves slots that no position reads: memory and
@@ -652,14 +677,15 @@ function resolveConfig(o: ArbLinearOptions): ArbLinearConfig {
   if (o.procedural !== undefined && typeof o.procedural !== "boolean") {
     invalidOption("procedural", o.procedural, "true or false");
   }
-  if (o.procedural === true && !isProceduralFamily(o.hash.family)) {
+  if (o.procedural === true && !hasProceduralForm(o.hash)) {
     throw new ArbnetError(
       `invalid procedural: true for the ${o.hash.family} hash (only ${
         PROCEDURAL_FAMILIES.join(", ")
-      } can be recomputed in the shaders); drop the procedural option to materialise its slots`,
+      } and user families with a wgsl rule can be recomputed in the shaders); drop the ` +
+        "procedural option to materialise its slots",
     );
   }
-  if (o.hash.family === "dense" && tableSize !== virtual) {
+  if (isDenseHash(o.hash) && tableSize !== virtual) {
     throw new ArbnetError(
       `the dense hash needs tableSize = inFeatures × outFeatures = ${virtual}, got ${tableSize}`,
     );

@@ -8,6 +8,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { invalidOption } from "../errors.ts";
+import { isDenseHash } from "../hash/dense.ts";
 import type { Hash } from "../hash/types.ts";
 import { ArbLinear } from "../nn/arb_linear.ts";
 import { ReLU, Sequential } from "../nn/layers.ts";
@@ -90,7 +91,7 @@ export function buildMlp(gpu: Gpu, o: MlpOptions): Mlp {
     const [nIn, nOut] = [o.layers[i], o.layers[i + 1]];
     const hash = o.perLayer?.[i]?.hash ?? o.hash;
     const fraction = o.perLayer?.[i]?.tableFraction ?? o.tableFraction ?? 1 / 8;
-    const hashed = hash.family !== "dense";
+    const hashed = !isDenseHash(hash);
     const layer = new ArbLinear(gpu, {
       inFeatures: nIn,
       outFeatures: nOut,
