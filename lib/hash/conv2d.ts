@@ -12,6 +12,8 @@
  * is then kernel entry `((o·inC + c)·kernel + dy)·kernel + dx` (PyTorch's
  * `weight[o][c][dy][dx]` order), else the zero slot `tableSize`
  * (`= outC·inC·kernel²`). No sign hash; sparsity, if given, applies on top.
+ * The hash's `fanIn` is `inC·kernel²` (one receptive field), so ArbLinear
+ * initialises the kernel as a convolution, not as a `rows`-input layer.
  * Then `x · V` (x a flattened input image) is the flattened output image.
  * @module
  */
@@ -181,7 +183,7 @@ export function conv2dSlot(p: number, options: Conv2dOptions): number {
  */
 export function conv2d(options: Conv2dOptions): Hash {
   const g = resolve(options);
-  return makeHash({
+  const hash = makeHash({
     family: "conv2d",
     options: {
       inChannels: g.inChannels,
@@ -234,4 +236,7 @@ export function conv2d(options: Conv2dOptions): Hash {
       }
     },
   });
+  // A receptive field: PyTorch's fan-in, also for the border outputs that
+  // padding leaves with fewer inputs.
+  return { ...hash, fanIn: () => g.inChannels * g.kernel * g.kernel };
 }
