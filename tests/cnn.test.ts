@@ -12,7 +12,7 @@ import type { Hash } from "../lib/hash/types.ts";
 import {
   type Activation,
   ArbLinear,
-  ChannelBias,
+  type ChannelBias,
   conv2dLayer,
   MetricsBuffer,
   packSlotWords,

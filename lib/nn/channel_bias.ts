@@ -137,7 +137,7 @@ export interface Conv2dLayerOptions
    * same shape (the fully connected baseline), any other family a hashed one.
    */
   hash?: Hash;
-  /** Table size when `hash` is given (default: the family's own rule). */
+  /** Table size. Default: the kernel's (`outChannels·inChannels·kernel²`) for the conv2d family, else ArbLinear's rule. */
   tableSize?: number;
   /** A per-channel bias after the product. Default true. */
   bias?: boolean;
@@ -187,7 +187,8 @@ export function conv2dLayer(gpu: Gpu, options: Conv2dLayerOptions): Sequential {
     inFeatures: shape.rows,
     outFeatures: shape.cols,
     hash,
-    tableSize: options.hash ? options.tableSize : shape.tableSize,
+    // The conv2d family needs its kernel's size; others follow their own rule.
+    tableSize: options.tableSize ?? (hash.family === "conv2d" ? shape.tableSize : undefined),
     seed: options.seed,
     tile: options.tile,
     deterministic: options.deterministic,
