@@ -12,8 +12,13 @@
  *
  * Measured here (Mesa lavapipe, 2 shared CPU cores), conv 1→8 channels,
  * 5×5, stride 2 (8×12×12), ReLU, dense 1152→10; SGD lr 0.05 momentum 0.9,
- * cosine, batch 50, 1 epoch over the 60,000 training images, the 10,000 test:
- *   RESULTS
+ * cosine, batch 50, 1 epoch over 20,000 training images, all 10,000 test
+ * images, seed 1 (about 3 minutes for the three):
+ *   conv2d      11738 params  train loss 0.301  test loss 0.161  test accuracy 95.33%  (36 s)
+ *   dense      914706 params  train loss 0.313  test loss 0.191  test accuracy 94.58%  (35 s)
+ *   rows-init   11738 params  train loss 0.355  test loss 0.173  test accuracy 94.96%  (26 s)
+ * With `--train-limit 60000` (all training images): 97.46%, 96.82% and 97.12%.
+ * docs/cnn_rnn.md has the table and the per-digit recall.
  *
  * `tests/example_cnn_mnist.test.ts` runs it on a few hundred images.
  * @module
