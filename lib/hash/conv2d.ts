@@ -12,6 +12,8 @@
  * is then kernel entry `((o·inC + c)·kernel + dy)·kernel + dx` (PyTorch's
  * `weight[o][c][dy][dx]` order), else the zero slot `tableSize`
  * (`= outC·inC·kernel²`). No sign hash; sparsity, if given, applies on top.
+ * The hash's `fanIn` is `inC·kernel²` (one receptive field), so ArbLinear
+ * initialises the kernel as a convolution, not as a `rows`-input layer.
  * Then `x · V` (x a flattened input image) is the flattened output image.
  * @module
  */
@@ -233,5 +235,7 @@ export function conv2d(options: Conv2dOptions): Hash {
         }
       }
     },
-  });
+    // A receptive field: PyTorch's fan-in, also for the border outputs that
+    // padding leaves with fewer inputs.
+  }, { fanIn: () => g.inChannels * g.kernel * g.kernel });
 }

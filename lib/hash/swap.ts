@@ -101,5 +101,9 @@ export function swapNoise(options: SwapOptions): Hash {
       out.set(base.indices({ rows, cols, tableSize, sparsity, seed }));
       applySwapNoise(out, tableSize, q, seed);
     },
-  }, { signs: (spec: IndexSpec): Int8Array | null => base.signs(spec) });
+  }, {
+    signs: (spec: IndexSpec): Int8Array | null => base.signs(spec),
+    // Swapping slots keeps every output's inputs, so the base's fan-in holds.
+    ...(base.fanIn ? { fanIn: (spec: IndexSpec) => base.fanIn!(spec) } : {}),
+  });
 }

@@ -36,4 +36,13 @@ export interface Hash extends HashDescriptor {
    * hash (all +1).
    */
   signs(spec: IndexSpec): Int8Array | null;
+  /**
+   * The fan-in of one output (column) of the virtual matrix before sparsity:
+   * how many inputs it can read through a slot other than the zero slot.
+   * ArbLinear initialises its table for it (He-uniform on
+   * `fanIn · (1 − sparsity)`). Absent: `rows`, right for families that
+   * fill every position. A structured family that leaves most positions in
+   * the zero slot says so here: `conv2d` gives `inChannels · kernel²`.
+   */
+  fanIn?(spec: IndexSpec): number;
 }

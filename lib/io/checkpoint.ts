@@ -28,8 +28,9 @@ import { hashes, hashFromDescriptor } from "../hash/registry.ts";
 import { isBuiltinHash } from "../hash/family.ts";
 import { ArbLinear, type ArbLinearConfig } from "../nn/arb_linear.ts";
 import { ReLU, Sequential } from "../nn/layers.ts";
-import type { Module, Parameter } from "../nn/module.ts";
-import { Adam, type Optimizer, SGD } from "../optim/optimizer.ts";
+import { ChannelBias } from "../nn/channel_bias.ts";
+import type { Module } from "../nn/module.ts";
+import type { Optimizer } from "../optim/optimizer.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -38,6 +39,7 @@ import {
   tensorF32,
   type TensorInput,
 } from "./safetensors.ts";
+import { stageStateLoad, stateDict } from "./state_dict.ts";
 import type { Tile } from "../../shaders/matmul.ts";
 
 /** Value of the `format` metadata key. */
@@ -48,7 +50,8 @@ export const CHECKPOINT_VERSION = 1;
 /** One entry of a checkpointed network structure, in order. */
 export type LayerRecord =
   | { kind: "arblinear"; config: ArbLinearConfig }
-  | { kind: "relu" };
+  | { kind: "relu" }
+  | { kind: "channelbias"; channels: number; pixels: number };
 
 /** The optimizer as recorded in a checkpoint. */
 export interface OptimizerRecord {
@@ -132,20 +135,25 @@ export interface RebuiltNetwork {
   info: CheckpointInfo;
 }
 
-/** The network as an ordered list of ArbLinear and ReLU layers (nested Sequentials flattened). */
-function flatten(net: Module): (ArbLinear | ReLU)[] {
-  if (net instanceof ArbLinear || net instanceof ReLU) return [net];
+/** A layer a checkpoint can record. */
+type Layer = ArbLinear | ReLU | ChannelBias;
+
+/** The network as an ordered list of its layers (nested Sequentials flattened). */
+function flatten(net: Module): Layer[] {
+  if (net instanceof ArbLinear || net instanceof ReLU || net instanceof ChannelBias) return [net];
   if (net instanceof Sequential) return net.layers.flatMap(flatten);
   throw new ArbnetError(
-    `cannot checkpoint a ${net.constructor.name}: only Sequential, ArbLinear (or Linear) and ` +
-      "ReLU are supported",
+    `cannot checkpoint a ${net.constructor.name}: only Sequential, ArbLinear (or Linear), ` +
+      "ChannelBias and ReLU are supported",
   );
 }
 
-function describe(layers: (ArbLinear | ReLU)[]): LayerRecord[] {
-  return layers.map((l) =>
+function describe(layers: Layer[]): LayerRecord[] {
+  return layers.map((l): LayerRecord =>
     l instanceof ArbLinear
       ? { kind: "arblinear", config: structuredClone(l.config) }
+      : l instanceof ChannelBias
+      ? { kind: "channelbias", channels: l.channels, pixels: l.pixels }
       : { kind: "relu" }
   );
 }
@@ -155,7 +163,7 @@ function describe(layers: (ArbLinear | ReLU)[]): LayerRecord[] {
  * else: hashes are rebuilt by name, so a hand-made hash carrying a
  * built-in's name would come back as that built-in, a different network.
  */
-function checkRebuildable(layers: (ArbLinear | ReLU)[]): void {
+function checkRebuildable(layers: readonly Layer[]): void {
   layers.forEach((l, i) => {
     if (!(l instanceof ArbLinear)) return;
     const family = l.hash.family;
@@ -168,27 +176,6 @@ function checkRebuildable(layers: (ArbLinear | ReLU)[]): void {
       );
     }
   });
-}
-
-/** Tensor names of a layer's parameters: `layers.<index>.table` and `layers.<index>.bias`. */
-function paramTensors(layers: (ArbLinear | ReLU)[]): { name: string; param: Parameter }[] {
-  const out: { name: string; param: Parameter }[] = [];
-  layers.forEach((l, i) => {
-    if (!(l instanceof ArbLinear)) return;
-    out.push({ name: `layers.${i}.table`, param: l.table });
-    if (l.bias) out.push({ name: `layers.${i}.bias`, param: l.bias });
-  });
-  return out;
-}
-
-function stateTensorName(k: number, name: string): string {
-  return `optimizer.${k}.${name.slice(name.lastIndexOf(".") + 1)}`;
-}
-
-function optimizerKind(opt: Optimizer): string {
-  if (opt instanceof SGD) return "sgd";
-  if (opt instanceof Adam) return "adam";
-  return (opt as object).constructor?.name ?? "unknown";
 }
 
 function sha256(parts: Iterable<Uint8Array>): string {
@@ -237,28 +224,20 @@ function bytesOf(a: Float32Array): Uint8Array {
 export async function saveCheckpoint(path: string, options: SaveCheckpointOptions): Promise<void> {
   const layers = flatten(options.net);
   checkRebuildable(layers);
-  const gpu = options.net.gpu;
+  // The tensors are the state dict's, under its names.
+  const dict = await stateDict(options.net, options.opt);
   const tensors: Record<string, TensorInput> = {};
-  for (const { name, param } of paramTensors(layers)) {
-    tensors[name] = { data: await param.read(), shape: [param.size] };
+  for (const [name, data] of Object.entries({ ...dict.parameters, ...dict.optimizer?.buffers })) {
+    tensors[name] = { data, shape: [data.length] };
   }
   let optimizer: OptimizerRecord | null = null;
-  const opt = options.opt;
-  if (opt) {
-    const state = opt.stateBuffers();
-    for (let k = 0; k < state.length; k++) {
-      const s = state[k];
-      tensors[stateTensorName(k, s.name)] = {
-        data: await gpu.readF32(s.buffer, s.size),
-        shape: [s.size],
-      };
-    }
+  if (options.opt && dict.optimizer) {
     optimizer = {
-      kind: optimizerKind(opt),
-      learningRate: opt.learningRate,
+      kind: dict.optimizer.kind,
+      learningRate: dict.optimizer.learningRate,
       options: { ...options.optimizerOptions },
-      steps: opt.steps,
-      state: state.map((s) => ({ name: s.name, size: s.size })),
+      steps: dict.optimizer.steps,
+      state: options.opt.stateBuffers().map((s) => ({ name: s.name, size: s.size })),
     };
   }
   for (const [name, t] of Object.entries(tensors)) {
@@ -350,6 +329,8 @@ function parseInfo(
   }
   for (const [i, l] of (network.layers as LayerRecord[]).entries()) {
     const ok = l && (l.kind === "relu" ||
+      (l.kind === "channelbias" && Number.isSafeInteger(l.channels) &&
+        Number.isSafeInteger(l.pixels)) ||
       (l.kind === "arblinear" && l.config && typeof l.config === "object" &&
         l.config.hash && typeof l.config.hash.family === "string"));
     if (!ok) throw new ArbnetError(`${source}: layer ${i} of the network metadata is malformed`);
@@ -457,6 +438,14 @@ function checkArchitecture(saved: LayerRecord[], actual: LayerRecord[], source: 
     if (s.kind !== a.kind) {
       throw new ArbnetError(`${source}: layer ${i} is ${s.kind} in the checkpoint, ${a.kind} here`);
     }
+    if (s.kind === "channelbias" && a.kind === "channelbias") {
+      if (s.channels !== a.channels || s.pixels !== a.pixels) {
+        throw new ArbnetError(
+          `${source}: layer ${i} (channelbias) has ${s.channels} channels × ${s.pixels} pixels ` +
+            `in the checkpoint but ${a.channels} × ${a.pixels} in the network`,
+        );
+      }
+    }
     if (s.kind !== "arblinear" || a.kind !== "arblinear") continue;
     const fields = [
       "inFeatures",
@@ -529,63 +518,24 @@ export async function loadCheckpoint(
   const layers = flatten(options.net);
   checkArchitecture(info.layers, describe(layers), path);
 
-  const writes: { apply: () => void }[] = [];
-  const used = new Set<string>();
-  const take = (name: string, size: number): Float32Array => {
-    const t = file.tensors.get(name);
-    if (!t) throw new ArbnetError(`${path} has no tensor ${name}`);
-    used.add(name);
-    const values = tensorF32(t, [size], `${path}: tensor ${name}`);
-    const at = firstNonFinite(values);
-    if (at >= 0) {
-      throw new ArbnetError(
-        `${path}: tensor ${name} holds ${values[at]} at index ${at}; a checkpoint must be finite`,
-      );
-    }
-    return values;
-  };
-  for (const { name, param } of paramTensors(layers)) {
-    const values = take(name, param.size);
-    writes.push({ apply: () => param.write(values) });
-  }
-  const opt = options.opt;
-  if (opt) {
-    const rec = info.optimizer;
-    if (!rec) {
-      throw new ArbnetError(`${path} holds no optimizer state; load it without an optimizer`);
-    }
-    const kind = optimizerKind(opt);
-    if (rec.kind !== kind) {
-      throw new ArbnetError(`${path} holds ${rec.kind} optimizer state, the optimizer is ${kind}`);
-    }
-    const state = opt.stateBuffers();
-    if (state.length !== rec.state.length) {
-      throw new ArbnetError(
-        `${path} holds ${rec.state.length} optimizer state buffers, the optimizer has ${state.length}`,
-      );
-    }
-    const gpu = options.net.gpu;
-    for (let k = 0; k < state.length; k++) {
-      const s = state[k];
-      const values = take(stateTensorName(k, s.name), s.size);
-      writes.push({ apply: () => gpu.write(s.buffer, values) });
-    }
-    writes.push({
-      apply: () => {
-        opt.setSteps(rec.steps);
-        opt.learningRate = rec.learningRate;
-      },
-    });
-  }
-  const unknown = [...file.tensors.keys()].filter((n) =>
-    !used.has(n) && !(n.startsWith("optimizer.") && !opt)
-  );
-  if (unknown.length > 0) {
-    throw new ArbnetError(
-      `${path} holds tensors this network has no place for: ${unknown.slice(0, 5).join(", ")}`,
-    );
-  }
-  for (const w of writes) w.apply();
+  const rec = info.optimizer;
+  const apply = stageStateLoad(options.net, {
+    what: path,
+    names: file.tensors.keys(),
+    get: (name, size) => {
+      const t = file.tensors.get(name);
+      return t && tensorF32(t, [size], `${path}: tensor ${name}`);
+    },
+    optimizer: rec
+      ? {
+        kind: rec.kind,
+        steps: rec.steps,
+        learningRate: rec.learningRate,
+        buffers: rec.state.length,
+      }
+      : null,
+  }, options.opt);
+  apply();
   return info;
 }
 
@@ -611,6 +561,11 @@ export async function buildFromCheckpoint(
   for (const l of info.layers) {
     if (l.kind === "relu") {
       modules.push(new ReLU());
+      continue;
+    }
+    if (l.kind === "channelbias") {
+      const name = `channelbias${modules.length}`;
+      modules.push(new ChannelBias(gpu, { channels: l.channels, pixels: l.pixels, name }));
       continue;
     }
     const c = l.config;

@@ -1,5 +1,6 @@
 /**
- * Getting models in and out: safetensors checkpoints of a network and its
+ * Getting models in and out: in-memory state dicts ({@linkcode stateDict},
+ * {@linkcode loadStateDict}), safetensors checkpoints of a network and its
  * optimizer ({@linkcode saveCheckpoint}, {@linkcode loadCheckpoint},
  * {@linkcode buildFromCheckpoint}), the safetensors codec they use, and ONNX
  * export ({@linkcode exportOnnx}).
@@ -34,6 +35,19 @@ export {
   saveCheckpoint,
   type SaveCheckpointOptions,
 } from "./checkpoint.ts";
+export {
+  flattenLayers,
+  loadStateDict,
+  type NamedParameter,
+  namedParameters,
+  optimizerKind,
+  type OptimizerState,
+  optimizerStateName,
+  stageStateLoad,
+  type StateDict,
+  stateDict,
+  type StateSource,
+} from "./state_dict.ts";
 export {
   type DecodedTensor,
   decodeSafetensors,

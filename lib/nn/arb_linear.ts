@@ -290,7 +290,7 @@ export class ArbLinear extends Module {
     this.table = new Parameter(
       gpu,
       `${name}.table`,
-      initTable(config, dense ? 0 : 1),
+      initTable(config, dense ? 0 : 1, hashFanIn(options.hash, spec)),
       config.tableSize,
     );
     const zeros = new Float32Array(config.outFeatures);
@@ -702,12 +702,29 @@ function resolveConfig(o: ArbLinearOptions): ArbLinearConfig {
 }
 
 /**
- * He-uniform initial table: every virtual weight is then U(±√(6/fanIn′)),
- * where fanIn′ = inFeatures·(1 − sparsity) is the fan-in the zero slot leaves.
- * `extra` zero entries follow (the zero slot).
+ * The fan-in of one output before sparsity: the hash's own `fanIn` (a
+ * convolution's receptive field), else every input row.
  */
-function initTable(c: ArbLinearConfig, extra: number): Float32Array {
-  const fanIn = Math.max(1, c.inFeatures * (1 - c.sparsity));
+function hashFanIn(hash: Hash, spec: IndexSpec): number {
+  if (typeof hash.fanIn !== "function") return spec.rows;
+  const f = hash.fanIn(spec);
+  if (!(Number.isFinite(f) && f > 0 && f <= spec.rows)) {
+    throw new ArbnetError(
+      `the ${hash.family} hash's fanIn(spec) returned ${f}; it must be a number in ` +
+        `(0, rows = ${spec.rows}]: the inputs one output reads outside the zero slot`,
+    );
+  }
+  return f;
+}
+
+/**
+ * He-uniform initial table: every virtual weight is then U(±√(6/fanIn′)),
+ * where fanIn′ = fanIn·(1 − sparsity) is the fan-in the zero slot leaves
+ * (`fanIn` from {@linkcode hashFanIn}: the inputs, or a convolution's
+ * receptive field). `extra` zero entries follow (the zero slot).
+ */
+function initTable(c: ArbLinearConfig, extra: number, fanInBefore: number): Float32Array {
+  const fanIn = Math.max(1, fanInBefore * (1 - c.sparsity));
   const bound = Math.sqrt(6 / fanIn);
   const rng = new Rng((c.seed ^ 0x5eed7ab1e) >>> 0);
   const t = new Float32Array(c.tableSize + extra);

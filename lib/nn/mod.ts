@@ -28,5 +28,11 @@ export {
   TRANSPOSE_WEIGHTS_MIN_ROWS,
 } from "./arb_linear.ts";
 export { ReLU, Sequential } from "./layers.ts";
+export {
+  ChannelBias,
+  type ChannelBiasOptions,
+  conv2dLayer,
+  type Conv2dLayerOptions,
+} from "./channel_bias.ts";
 export { type NonFiniteReport, NonFiniteWatch } from "./watch.ts";
 export { type Metrics, MetricsBuffer, SoftmaxCrossEntropy, softmaxCrossEntropy } from "./loss.ts";
