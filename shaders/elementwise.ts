@@ -65,6 +65,19 @@ export const ELEMENTWISE_PASSES = 4;
 export const ELEMENTWISE_OPS = {
   relu_forward: { buffers: ["x", "y"], params: [], vectorizable: true },
   relu_backward: { buffers: ["y", "dy", "dx"], params: [], vectorizable: true },
+  tanh_forward: { buffers: ["x", "y"], params: [], vectorizable: true },
+  tanh_backward: { buffers: ["y", "dy", "dx"], params: [], vectorizable: true },
+  accumulate: { buffers: ["x", "y"], params: [], vectorizable: true },
+  rnn_step_forward: { buffers: ["a", "u", "h"], params: [["offset", "u32"]], vectorizable: true },
+  rnn_step_backward: {
+    buffers: ["h", "dh", "da", "du"],
+    params: [["offset", "u32"]],
+    vectorizable: true,
+  },
+  time_major: {
+    buffers: ["x", "y"],
+    params: [["batch", "u32"], ["steps", "u32"], ["features", "u32"]],
+  },
   sgd: {
     vectorizable: true,
     watchable: true,

@@ -18,6 +18,8 @@ import {
   type Parameter,
   type Plan,
   type PlanOptions,
+  tieRepeated,
+  uniqueParameters,
 } from "./module.ts";
 
 /** Element-wise max(x, 0). Inside a {@linkcode Sequential} it is fused into the layer before it. */
@@ -106,13 +108,18 @@ export class Sequential extends Module {
     return this.#gpu;
   }
 
-  /** All layers' parameters, in layer order. */
+  /**
+   * All layers' parameters in layer order, each once: a layer listed twice,
+   * or a table two layers share, is one parameter (its gradient sums the uses).
+   */
   parameters(): Parameter[] {
-    return this.layers.flatMap((l) => l.parameters());
+    return uniqueParameters(this.layers.flatMap((l) => l.parameters()));
   }
 
   /** Allocates this module's buffers for `x` and binds its launches. */
   protected async build(_gpu: Gpu, x: Activation, options: PlanOptions): Promise<Plan> {
+    // A layer listed twice: its plans must sum their gradients.
+    tieRepeated(this.layers.flatMap((l) => l.parameters()));
     const plans: Plan[] = [];
     const outputs: LayerOutput[] = [];
     let input = x;

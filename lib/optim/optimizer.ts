@@ -15,7 +15,7 @@ import {
   elementwiseLaunch,
   type ElementwiseWatch,
 } from "../../shaders/elementwise.ts";
-import type { Parameter } from "../nn/module.ts";
+import { type Parameter, uniqueParameters } from "../nn/module.ts";
 
 /** Common optimizer surface. */
 export interface Optimizer {
@@ -135,6 +135,8 @@ export class SGD implements Optimizer {
     const weightDecay = options.weightDecay ?? 0;
     if (!(weightDecay >= 0)) invalidOption("weightDecay", weightDecay, "a number ≥ 0");
     const gpu = gpuOf(params);
+    // A tied parameter listed twice is updated once, from its summed gradient.
+    params = uniqueParameters(params);
     this.#params = params;
     this.#options = { lr: options.lr, momentum, nesterov: options.nesterov ?? false, weightDecay };
     this.#velocity = params.map((p) => zeros(gpu, p, "velocity"));
@@ -239,6 +241,8 @@ export class Adam implements Optimizer {
     if (!(o.eps > 0)) invalidOption("eps", o.eps, "a number > 0");
     if (!(o.weightDecay >= 0)) invalidOption("weightDecay", o.weightDecay, "a number ≥ 0");
     const gpu = gpuOf(params);
+    // A tied parameter listed twice is updated once, from its summed gradient.
+    params = uniqueParameters(params);
     this.#params = params;
     this.#options = o;
     this.#m1 = params.map((p) => zeros(gpu, p, "m1"));
