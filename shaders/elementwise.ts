@@ -299,3 +299,22 @@ export async function transposeLaunch(
     : await elementwiseLaunch(gpu, "transpose", rows * features, { x, xt }, values);
   return launch;
 }
+
+/**
+ * Binds one RNN step over its `n` values (`rnn_step_forward`, oracle
+ * `rnnStepForwardRef`, or `rnn_step_backward`), the step's block of the
+ * input products `u` (or their gradient `du`) starting at value `offset`, a
+ * multiple of `n`.
+ */
+export async function rnnStepLaunch(
+  gpu: Gpu,
+  name: "rnn_step_forward" | "rnn_step_backward",
+  n: number,
+  offset: number,
+  buffers: Record<string, GPUBuffer>,
+): Promise<Launch> {
+  // The kernel counts in its element type: vec4s when n is a multiple of 4.
+  const width = elementwiseWidth(name, n);
+  const { launch } = await elementwiseLaunch(gpu, name, n, buffers, { offset: offset / width });
+  return launch;
+}
