@@ -166,7 +166,7 @@ gpuTest("RNN matches a CPU Elman cell (dense layers)", async (gpu) => {
   await check(gpu, hashes.dense(), 3, { deterministic: "auto", materialize: "auto", sparsity: 0 });
 });
 
-gpuTest("RNN refuses layers whose shapes do not chain, and a bad step count", async (gpu) => {
+gpuTest("RNN refuses layers whose shapes do not chain, and a bad step count", (gpu) => {
   const l = (i: number, o: number) =>
     new ArbLinear(gpu, { inFeatures: i, outFeatures: o, hash: hashes.dense() });
   assert.throws(() => new RNN({ input: l(3, 4), recurrent: l(5, 5), steps: 2 }), ArbnetError);
