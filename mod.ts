@@ -100,6 +100,7 @@ export {
   SoftmaxCrossEntropy,
   softmaxCrossEntropy,
 } from "./lib/nn/mod.ts";
+export { ElementwiseLayer, RNN, type RnnOptions, Tanh } from "./lib/nn/mod.ts";
 export {
   Adam,
   type AdamOptions,

@@ -63,6 +63,19 @@ export const ELEMENTWISE_PASSES = 4;
 export const ELEMENTWISE_OPS = {
   relu_forward: { buffers: ["x", "y"], params: [], vectorizable: true },
   relu_backward: { buffers: ["y", "dy", "dx"], params: [], vectorizable: true },
+  tanh_forward: { buffers: ["x", "y"], params: [], vectorizable: true },
+  tanh_backward: { buffers: ["y", "dy", "dx"], params: [], vectorizable: true },
+  accumulate: { buffers: ["x", "y"], params: [], vectorizable: true },
+  rnn_step_forward: { buffers: ["a", "u", "h"], params: [["offset", "u32"]], vectorizable: true },
+  rnn_step_backward: {
+    buffers: ["h", "dh", "da", "du"],
+    params: [["offset", "u32"]],
+    vectorizable: true,
+  },
+  time_major: {
+    buffers: ["x", "y"],
+    params: [["batch", "u32"], ["steps", "u32"], ["features", "u32"]],
+  },
   sgd: {
     vectorizable: true,
     watchable: true,
@@ -282,5 +295,24 @@ export async function transposeLaunch(
   const { launch } = blocks
     ? await elementwiseLaunch(gpu, "transpose_blocks", features * stride / 16, { x, xt }, values)
     : await elementwiseLaunch(gpu, "transpose", rows * features, { x, xt }, values);
+  return launch;
+}
+
+/**
+ * Binds one RNN step over its `n` values (`rnn_step_forward`, oracle
+ * `rnnStepForwardRef`, or `rnn_step_backward`), the step's block of the
+ * input products `u` (or their gradient `du`) starting at value `offset`, a
+ * multiple of `n`.
+ */
+export async function rnnStepLaunch(
+  gpu: Gpu,
+  name: "rnn_step_forward" | "rnn_step_backward",
+  n: number,
+  offset: number,
+  buffers: Record<string, GPUBuffer>,
+): Promise<Launch> {
+  // The kernel counts in its element type: vec4s when n is a multiple of 4.
+  const width = elementwiseWidth(name, n);
+  const { launch } = await elementwiseLaunch(gpu, name, n, buffers, { offset: offset / width });
   return launch;
 }

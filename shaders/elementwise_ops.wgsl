@@ -77,6 +77,101 @@ fn apply(i: u32) {
   dx[i] = select(splat(0.0), dy[i], y[i] > splat(0.0));
 }
 
+// @piece tanh_forward
+// tanh of an input clamped to ±15, where tanh is 1 in f32 to the last bit: a
+// tanh evaluated through exp(2x) would otherwise overflow to inf/inf = NaN.
+struct Params {
+  n: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<T>;
+@group(0) @binding(2) var<storage, read_write> y: array<T>;
+fn apply(i: u32) {
+  y[i] = tanh(clamp(x[i], splat(-15.0), splat(15.0)));
+}
+
+// @piece tanh_backward
+// From the forward output, as relu_backward: tanh' = 1 − y².
+struct Params {
+  n: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> y: array<T>;
+@group(0) @binding(2) var<storage, read> dy: array<T>;
+@group(0) @binding(3) var<storage, read_write> dx: array<T>;
+fn apply(i: u32) {
+  dx[i] = dy[i] * (splat(1.0) - y[i] * y[i]);
+}
+
+// @piece accumulate
+// y += x: one more use's gradient of a tied parameter added to the others'.
+struct Params {
+  n: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<T>;
+@group(0) @binding(2) var<storage, read_write> y: array<T>;
+fn apply(i: u32) {
+  y[i] += x[i];
+}
+
+// @piece rnn_step_forward
+// One RNN step, h = tanh(a + u[offset..]): a = h_prev·W_h (this step's
+// recurrent product), u the input products x_t·W_x + b of every step, time
+// major, this step's block from `offset` (in T's). Clamped as tanh_forward.
+struct Params {
+  n: u32,
+  offset: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<T>;
+@group(0) @binding(2) var<storage, read> u: array<T>;
+@group(0) @binding(3) var<storage, read_write> h: array<T>;
+fn apply(i: u32) {
+  h[i] = tanh(clamp(a[i] + u[params.offset + i], splat(-15.0), splat(15.0)));
+}
+
+// @piece rnn_step_backward
+// The step's pre-activation gradient dz = dh·(1 − h²), written to both of
+// its addends: the recurrent product's gradient `da` and this step's block
+// of the input products' gradient `du` (from `offset`, in T's).
+struct Params {
+  n: u32,
+  offset: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> h: array<T>;
+@group(0) @binding(2) var<storage, read> dh: array<T>;
+@group(0) @binding(3) var<storage, read_write> da: array<T>;
+@group(0) @binding(4) var<storage, read_write> du: array<T>;
+fn apply(i: u32) {
+  let dz = dh[i] * (splat(1.0) - h[i] * h[i]);
+  da[i] = dz;
+  du[params.offset + i] = dz;
+}
+
+// @piece time_major
+// Sequences batch-major to time-major: x holds `batch` rows of `steps`
+// frames of `features` values; y[(t·batch + b)·features + f] =
+// x[(b·steps + t)·features + f], so each step's frames lie together. With
+// batch and steps swapped it is its own inverse. One invocation per value.
+struct Params {
+  n: u32,
+  batch: u32,
+  steps: u32,
+  features: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+fn apply(i: u32) {
+  let f = i % params.features;
+  let frame = i / params.features;
+  let b = frame % params.batch;
+  let t = frame / params.batch;
+  y[i] = x[(b * params.steps + t) * params.features + f];
+}
+
 // @piece sgd
 // SGD with momentum, optional Nesterov and L2 weight decay (PyTorch's
 // convention, no dampening): v ← μv + g + λw; w ← w − lr·(nesterov ? g + λw + μv : v).

@@ -18,6 +18,44 @@ export function reluBackwardRef(y: Float32Array, dy: Float32Array): Float32Array
   return dy.map((g, i) => (y[i] > 0 ? g : 0));
 }
 
+/** tanh forward (the input clamped to ±15, as the kernel). */
+export function tanhForwardRef(x: Float32Array): Float32Array {
+  return x.map((v) => Math.tanh(Math.min(Math.max(v, -15), 15)));
+}
+
+/** tanh backward from the forward output: dy·(1 − y²). */
+export function tanhBackwardRef(y: Float32Array, dy: Float32Array): Float32Array {
+  return dy.map((g, i) => f(g * f(1 - f(y[i] * y[i]))));
+}
+
+/** `accumulate`: y + x. */
+export function accumulateRef(x: Float32Array, y: Float32Array): Float32Array {
+  return y.map((v, i) => f(v + x[i]));
+}
+
+/** `rnn_step_forward`: tanh(a + u[offset + i]) over a's length. */
+export function rnnStepForwardRef(a: Float32Array, u: Float32Array, offset: number): Float32Array {
+  return tanhForwardRef(a.map((v, i) => f(v + u[offset + i])));
+}
+
+/** `time_major`: `batch` sequences of `steps` frames of `features` values, reordered by step. */
+export function timeMajorRef(
+  x: Float32Array,
+  batch: number,
+  steps: number,
+  features: number,
+): Float32Array {
+  const y = new Float32Array(x.length);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < steps; t++) {
+      for (let k = 0; k < features; k++) {
+        y[(t * batch + b) * features + k] = x[(b * steps + t) * features + k];
+      }
+    }
+  }
+  return y;
+}
+
 /** SGD hyper-parameters (see the `sgd` piece). */
 export interface SgdRefParams {
   /** Learning rate. */

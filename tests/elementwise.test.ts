@@ -2,18 +2,25 @@ import { assertClose, gpuTest, randomF32, randomSlotWords } from "./_util.ts";
 import {
   elementwiseGrid,
   elementwiseLaunch,
+  type ElementwiseName,
   elementwiseWidth,
+  rnnStepLaunch,
   segmentSumLaunch,
   transposeLaunch,
 } from "../shaders/elementwise.ts";
 import {
+  accumulateRef,
   adamRef,
   gatherWeightsRef,
   permuteRef,
   reluBackwardRef,
   reluForwardRef,
+  rnnStepForwardRef,
   segmentSumRef,
   sgdRef,
+  tanhBackwardRef,
+  tanhForwardRef,
+  timeMajorRef,
   transposeRef,
 } from "../shaders/elementwise_ref.ts";
 import { inverseIndex } from "../lib/nn/inverse_index.ts";
@@ -28,7 +35,7 @@ const SIZES = [1, 4, 37, 256, 257, 1001, 1028, 3075, 8204];
 
 async function run(
   gpu: Gpu,
-  name: "relu_forward" | "relu_backward" | "sgd" | "adam",
+  name: ElementwiseName,
   inputs: Record<string, Float32Array>,
   values: Record<string, number> = {},
   watch?: { flags: GPUBuffer; slot: number },
@@ -54,6 +61,82 @@ gpuTest("relu forward and backward match the CPU reference", async (gpu) => {
     const dy = randomF32(n, n + 1);
     const dx = (await run(gpu, "relu_backward", { y, dy, dx: new Float32Array(n) })).dx;
     assert.deepEqual(dx, reluBackwardRef(y, dy));
+  }
+});
+
+gpuTest(
+  "tanh forward and backward match the CPU reference, and the gradient finite differences",
+  async (gpu) => {
+    for (const n of SIZES) {
+      // Past the ±15 clamp and far past where exp(2x) overflows float32.
+      const x = randomF32(n, n, -4, 4);
+      if (n > 3) x.set([0, 20, -100, 1e30]);
+      const y = (await run(gpu, "tanh_forward", { x, y: new Float32Array(n) })).y;
+      assertClose(y, tanhForwardRef(x), { rtol: 0, atol: 2e-6, what: "tanh" });
+      const dy = randomF32(n, n + 1);
+      const dx = (await run(gpu, "tanh_backward", { y, dy, dx: new Float32Array(n) })).dx;
+      assertClose(dx, tanhBackwardRef(y, dy), { rtol: 1e-6, atol: 1e-7, what: "tanh backward" });
+      // d tanh/dx from the forward output against a central difference of tanh.
+      for (let i = 0; i < Math.min(n, 50); i++) {
+        const fd = (Math.tanh(x[i] + 1e-4) - Math.tanh(x[i] - 1e-4)) / 2e-4;
+        assert.ok(Math.abs(dx[i] - dy[i] * fd) < 1e-4, `tanh'(${x[i]}): ${dx[i] / dy[i]} vs ${fd}`);
+      }
+    }
+  },
+);
+
+gpuTest("accumulate adds in place", async (gpu) => {
+  for (const n of SIZES) {
+    const x = randomF32(n, n), y = randomF32(n, n + 2);
+    const got = (await run(gpu, "accumulate", { x, y })).y;
+    assert.deepEqual(got, accumulateRef(x, y));
+  }
+});
+
+gpuTest("rnn steps and time_major match the CPU reference", async (gpu) => {
+  // (batch, steps, features): odd sizes run on scalars, even ones on vec4s.
+  for (const [batch, steps, features] of [[3, 5, 3], [4, 3, 8], [1, 1, 1]]) {
+    const n = batch * steps * features;
+    const x = randomF32(n, n);
+    const order = { batch, steps, features };
+    const y = new Float32Array(n);
+    const tm = (await run(gpu, "time_major", { x, y }, order)).y;
+    assert.deepEqual(tm, timeMajorRef(x, batch, steps, features));
+    const back = await run(gpu, "time_major", { x: tm, y: new Float32Array(n) }, {
+      batch: steps,
+      steps: batch,
+      features,
+    });
+    assert.deepEqual(back.y, x, "time_major with batch and steps swapped inverts it");
+
+    // One step's block of `batch·features` values at step `steps − 1` of u.
+    const block = batch * features, offset = (steps - 1) * block;
+    const [a, u] = [randomF32(block, n + 1, -3, 3), randomF32(n, n + 2, -3, 3)];
+    const ab = gpu.upload(a, "a"),
+      ub = gpu.upload(u, "u"),
+      hb = gpu.upload(new Float32Array(block), "h");
+    gpu.dispatch(
+      await rnnStepLaunch(gpu, "rnn_step_forward", block, offset, { a: ab, u: ub, h: hb }),
+    );
+    const h = await gpu.readF32(hb, block);
+    assertClose(h, rnnStepForwardRef(a, u, offset), { rtol: 0, atol: 2e-6, what: "rnn step" });
+    const dh = randomF32(block, n + 3);
+    const dhb = gpu.upload(dh, "dh"), dab = gpu.upload(new Float32Array(block), "da");
+    const dub = gpu.upload(new Float32Array(n), "du");
+    gpu.dispatch(
+      await rnnStepLaunch(gpu, "rnn_step_backward", block, offset, {
+        h: hb,
+        dh: dhb,
+        da: dab,
+        du: dub,
+      }),
+    );
+    const dz = tanhBackwardRef(h, dh);
+    assert.deepEqual(await gpu.readF32(dab, block), dz);
+    const du = await gpu.readF32(dub, n);
+    assert.deepEqual(du.subarray(offset), dz);
+    assert.ok(du.subarray(0, offset).every((v) => v === 0), "other steps' blocks untouched");
+    for (const b of [ab, ub, hb, dhb, dab, dub]) gpu.release(b);
   }
 });
 

@@ -41,6 +41,7 @@ import {
   allocActivation,
   expectFeatures,
   forwardOnlyError,
+  gradWrite,
   Module,
   Parameter,
   type Plan,
@@ -98,6 +99,17 @@ export interface ArbLinearOptions {
   materialize?: boolean | "auto";
   /** Label prefix for parameters and buffers, and the layer's name in errors. Default `"arblinear"`. */
   name?: string;
+  /**
+   * Weight tying: hash into this existing table (another layer's `table`)
+   * instead of a new one. Its gradient then sums both layers' (the table is
+   * {@linkcode Parameter.tied}), and a container lists it once. `tableSize`
+   * defaults to the table's size and may exceed `inFeatures × outFeatures`
+   * (other layers use the other slots). A hashed layer needs a table made
+   * by a hashed layer (it ends in the zero slot). The table keeps its first
+   * layer's initialisation. Share before the first forward pass of either
+   * layer. A network-wide table is every layer given the first one's.
+   */
+  table?: Parameter;
   /**
    * Recompute every slot word in the shaders from the seed instead of
    * storing one u32 per position: GPU memory is then the table (plus a
@@ -287,12 +299,14 @@ export class ArbLinear extends Module {
       );
     }
     this.#materialize = materialize;
-    this.table = new Parameter(
-      gpu,
-      `${name}.table`,
-      initTable(config, dense ? 0 : 1, hashFanIn(options.hash, spec)),
-      config.tableSize,
-    );
+    this.table = options.table
+      ? sharedTable(gpu, options.table, dense, this.description)
+      : new Parameter(
+        gpu,
+        `${name}.table`,
+        initTable(config, dense ? 0 : 1, hashFanIn(options.hash, spec)),
+        config.tableSize,
+      );
     const zeros = new Float32Array(config.outFeatures);
     this.bias = config.bias ? new Parameter(gpu, `${name}.bias`, zeros) : null;
     this.#biasData = this.bias?.data ?? gpu.upload(zeros, `${name}.nobias`);
@@ -548,21 +562,32 @@ export class ArbLinear extends Module {
       ? await transposeLaunch(gpu, x.buffer, xt, rows, c.inFeatures, stride)
       : null;
     const a = xt ?? x.buffer;
+    // The scatter adds into the gradient; the other paths overwrite it.
+    const scatters = !this.isDense && !inverse;
+    const tableWrite = await gradWrite(
+      gpu,
+      this.table,
+      scatters ? "add" : "overwrite",
+      this.description,
+    );
     const tableGrad = await launch(
       grad,
       inverse
         ? { a, b: dPre, slots: inverse.ranks, c: entries! }
-        : { a, b: dPre, ...slots, c: this.table.grad },
+        : { a, b: dPre, ...slots, c: tableWrite.target },
     );
     const segmentSum = inverse
       ? await segmentSumLaunch(
         gpu,
-        { entries: entries!, offsets: inverse.offsets, grad: this.table.grad },
+        { entries: entries!, offsets: inverse.offsets, grad: tableWrite.target },
         c.tableSize,
       )
       : null;
-    const biasGrad = this.bias
-      ? await biasGradLaunch(gpu, rows, c.outFeatures, dPre, this.bias.grad)
+    const biasWrite = this.bias
+      ? await gradWrite(gpu, this.bias, "overwrite", this.description)
+      : null;
+    const biasGrad = biasWrite
+      ? await biasGradLaunch(gpu, rows, c.outFeatures, dPre, biasWrite.target)
       : null;
     // dX = dY·Wᵀ, reading W by columns, or by rows of a transposed copy
     // (out×in) written just before (see TRANSPOSE_WEIGHTS_MIN_ROWS).
@@ -597,19 +622,21 @@ export class ArbLinear extends Module {
         { a: dPre, ...(wt ? { b: wt } : weightBuffers), c: x.grad },
       )
       : null;
-    const table = this.table;
-    const scatters = !this.isDense && !inverse;
     return {
       output: out,
       forward: forwardPass,
       backward: () => {
         if (reluBack) gpu.dispatch(reluBack);
-        // The scatter adds into the gradient; the other paths overwrite it.
-        if (scatters) gpu.clear(table.grad);
         if (transpose) gpu.dispatch(transpose);
+        tableWrite.before();
         gpu.dispatch(tableGrad);
         if (segmentSum) gpu.dispatch(segmentSum);
-        if (biasGrad) gpu.dispatch(biasGrad);
+        tableWrite.after();
+        if (biasGrad) {
+          biasWrite!.before();
+          gpu.dispatch(biasGrad);
+          biasWrite!.after();
+        }
         if (transposeWeights) gpu.dispatch(transposeWeights);
         if (inputGrad) gpu.dispatch(inputGrad);
       },
@@ -657,13 +684,20 @@ function resolveConfig(o: ArbLinearOptions): ArbLinearConfig {
   if (!(fraction > 0 && fraction <= 1)) {
     invalidOption("tableFraction", fraction, "a number in (0, 1]");
   }
-  const tableSize = o.tableSize ??
+  if (o.table !== undefined && !(o.table instanceof Parameter)) {
+    invalidOption("table", o.table, "another layer's table (a Parameter)");
+  }
+  const tableSize = o.tableSize ?? o.table?.size ??
     (isDenseHash(o.hash) ? virtual : Math.max(1, Math.round(virtual * fraction)));
   positiveInt("tableSize", tableSize);
   if (tableSize >= 2 ** 31) invalidOption("tableSize", tableSize, "below 2^31 slots");
+  if (o.table && tableSize !== o.table.size) {
+    invalidOption("tableSize", tableSize, `the shared table's size, ${o.table.size}`);
+  }
   // More slots than positions leaves slots that no position reads: memory and
   // optimizer work for nothing, and an occupancy entropy that cannot reach 1.
-  if (tableSize > virtual) {
+  // A shared table's other slots are other layers'.
+  if (tableSize > virtual && !o.table) {
     invalidOption(
       "tableSize",
       tableSize,
@@ -730,6 +764,24 @@ function initTable(c: ArbLinearConfig, extra: number, fanInBefore: number): Floa
   const t = new Float32Array(c.tableSize + extra);
   for (let k = 0; k < c.tableSize; k++) t[k] = (2 * rng.next() - 1) * bound;
   return t;
+}
+
+/**
+ * `table` checked for a layer that shares it (option `table`), and tied:
+ * same device, and a zero slot after it for a hashed layer.
+ */
+function sharedTable(gpu: Gpu, table: Parameter, dense: boolean, who: string): Parameter {
+  if (table.gpuDevice !== gpu) {
+    throw new ArbnetError(`${who}: the shared table ${table.name} lives on another device`);
+  }
+  if (!dense && table.data.size < 4 * (table.size + 1)) {
+    throw new ArbnetError(
+      `${who}: the shared table ${table.name} has no zero slot (a dense layer's table); ` +
+        "share a hashed layer's table instead",
+    );
+  }
+  table.tie();
+  return table;
 }
 
 /** Options of {@linkcode Linear}: an ArbLinear without hash options. */

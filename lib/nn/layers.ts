@@ -1,5 +1,5 @@
 /**
- * Parameter-free layers and composition: `ReLU` and `Sequential` (which
+ * Parameter-free layers and composition: `ReLU`, `Tanh` and `Sequential` (which
  * fuses a ReLU into the preceding layer's matmul epilogue when it can).
  *
  * Layer: nn.
@@ -8,7 +8,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { ArbnetError } from "../errors.ts";
-import { elementwiseLaunch } from "../../shaders/elementwise.ts";
+import { elementwiseLaunch, type ElementwiseName } from "../../shaders/elementwise.ts";
 import {
   type Activation,
   allocActivation,
@@ -18,20 +18,34 @@ import {
   type Parameter,
   type Plan,
   type PlanOptions,
+  tieRepeated,
+  uniqueParameters,
 } from "./module.ts";
 
-/** Element-wise max(x, 0). Inside a {@linkcode Sequential} it is fused into the layer before it. */
-export class ReLU extends Module {
+/**
+ * A parameter-free element-wise layer whose backward reads its forward
+ * output (ReLU, tanh): one op of `shaders/elementwise.ts` each way.
+ */
+export abstract class ElementwiseLayer extends Module {
   #gpu: Gpu | null = null;
+  readonly #ops: { name: string; forward: ElementwiseName; backward: ElementwiseName };
+
+  /** The layer named `name` running the two ops. */
+  protected constructor(name: string, forward: ElementwiseName, backward: ElementwiseName) {
+    super();
+    this.#ops = { name, forward, backward };
+  }
 
   /** No parameters. */
   parameters(): Parameter[] {
     return [];
   }
 
-  /** The device of the last input (a ReLU is device-agnostic until planned). */
+  /** The device of the last input (an element-wise layer is device-agnostic until planned). */
   get gpu(): Gpu {
-    if (!this.#gpu) throw new ArbnetError("ReLU has no device yet: use it inside a Sequential");
+    if (!this.#gpu) {
+      throw new ArbnetError(`${this.#ops.name} has no device yet: use it inside a Sequential`);
+    }
     return this.#gpu;
   }
 
@@ -42,25 +56,39 @@ export class ReLU extends Module {
 
   /** Allocates this module's buffers for `x` and binds its launches. */
   protected async build(gpu: Gpu, x: Activation, options: PlanOptions): Promise<Plan> {
+    const { name, forward, backward } = this.#ops;
     const n = x.rows * x.features;
     const forwardOnly = options.forwardOnly === true;
-    const out = allocActivation(gpu, x.rows, x.features, "relu.out", !forwardOnly);
-    const fwd = await elementwiseLaunch(gpu, "relu_forward", n, { x: x.buffer, y: out.buffer });
+    const label = name.toLowerCase();
+    const out = allocActivation(gpu, x.rows, x.features, `${label}.out`, !forwardOnly);
+    const fwd = await elementwiseLaunch(gpu, forward, n, { x: x.buffer, y: out.buffer });
     const bwd = x.grad && !forwardOnly
-      ? await elementwiseLaunch(gpu, "relu_backward", n, {
-        y: out.buffer,
-        dy: out.grad!,
-        dx: x.grad,
-      })
+      ? await elementwiseLaunch(gpu, backward, n, { y: out.buffer, dy: out.grad!, dx: x.grad })
       : null;
     return {
       output: out,
       forward: () => gpu.dispatch(fwd.launch),
       backward: () => {
-        if (forwardOnly) throw forwardOnlyError("ReLU");
+        if (forwardOnly) throw forwardOnlyError(name);
         if (bwd) gpu.dispatch(bwd.launch);
       },
     };
+  }
+}
+
+/** Element-wise max(x, 0). Inside a {@linkcode Sequential} it is fused into the layer before it. */
+export class ReLU extends ElementwiseLayer {
+  /** A ReLU. */
+  constructor() {
+    super("ReLU", "relu_forward", "relu_backward");
+  }
+}
+
+/** Element-wise tanh (its input clamped to ±15, where tanh is ±1 in float32). */
+export class Tanh extends ElementwiseLayer {
+  /** A tanh. */
+  constructor() {
+    super("Tanh", "tanh_forward", "tanh_backward");
   }
 }
 
@@ -93,12 +121,12 @@ export class Sequential extends Module {
     super();
     this.layers = layers;
     const owner = layers.find((l) =>
-      !(l instanceof ReLU) && !(l instanceof Sequential &&
+      !(l instanceof ElementwiseLayer) && !(l instanceof Sequential &&
         l.layers.length === 0)
     );
     if (!owner) throw new ArbnetError("Sequential needs at least one layer with parameters");
     this.#gpu = owner.gpu;
-    for (const l of layers) if (l instanceof ReLU) l.attach(this.#gpu);
+    for (const l of layers) if (l instanceof ElementwiseLayer) l.attach(this.#gpu);
   }
 
   /** The device of the layers. */
@@ -106,13 +134,18 @@ export class Sequential extends Module {
     return this.#gpu;
   }
 
-  /** All layers' parameters, in layer order. */
+  /**
+   * All layers' parameters in layer order, each once: a layer listed twice,
+   * or a table two layers share, is one parameter (its gradient sums the uses).
+   */
   parameters(): Parameter[] {
-    return this.layers.flatMap((l) => l.parameters());
+    return uniqueParameters(this.layers.flatMap((l) => l.parameters()));
   }
 
   /** Allocates this module's buffers for `x` and binds its launches. */
   protected async build(_gpu: Gpu, x: Activation, options: PlanOptions): Promise<Plan> {
+    // A layer listed twice: its plans must sum their gradients.
+    tieRepeated(this.layers.flatMap((l) => l.parameters()));
     const plans: Plan[] = [];
     const outputs: LayerOutput[] = [];
     let input = x;

@@ -27,7 +27,8 @@ export {
   packSlotWords,
   TRANSPOSE_WEIGHTS_MIN_ROWS,
 } from "./arb_linear.ts";
-export { ReLU, Sequential } from "./layers.ts";
+export { ElementwiseLayer, ReLU, Sequential, Tanh } from "./layers.ts";
+export { RNN, type RnnOptions } from "./rnn.ts";
 export {
   ChannelBias,
   type ChannelBiasOptions,

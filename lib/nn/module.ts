@@ -12,6 +12,14 @@
 import type { Gpu } from "../gpu/device.ts";
 import { ArbnetError } from "../errors.ts";
 import { windowRows } from "../../shaders/matmul.ts";
+import { elementwiseLaunch } from "../../shaders/elementwise.ts";
+
+// Backward passes, counted so that a tied parameter's uses can tell which of
+// them writes its gradient first in a pass (it overwrites; later ones add).
+// A pass is the outermost plan.backward() call; nested ones (a Sequential's
+// layers) belong to it.
+let backwardPass = 0;
+let backwardDepth = 0;
 
 /** A trainable tensor on the GPU with its gradient. */
 export class Parameter {
@@ -21,9 +29,16 @@ export class Parameter {
   readonly size: number;
   /** Values; may be longer than `size` (a table's zero slot follows its trainable slots). */
   readonly data: GPUBuffer;
-  /** Gradient, `size` elements, overwritten by every backward pass. */
+  /**
+   * Gradient, `size` elements, overwritten by every backward pass: the sum
+   * over every use of the parameter in that pass when it is tied (see
+   * {@linkcode Parameter.tied}).
+   */
   readonly grad: GPUBuffer;
   readonly #gpu: Gpu;
+  #tied = false;
+  #gradPass = -1;
+  #partial: GPUBuffer | null = null;
 
   /** Uploads `initial` (its length may exceed `size`) and allocates the gradient. */
   constructor(gpu: Gpu, name: string, initial: Float32Array, size = initial.length) {
@@ -38,6 +53,42 @@ export class Parameter {
   /** The device holding this parameter. */
   get gpuDevice(): Gpu {
     return this.#gpu;
+  }
+
+  /**
+   * Whether the parameter may be used more than once in a backward pass: a
+   * table shared by several layers (`ArbLinearOptions.table`), or a module
+   * applied more than once (a Sequential listing it twice, an RNN's
+   * recurrent layer). Plans built while it is tied write its gradient
+   * through {@linkcode gradWrite}, which sums the uses.
+   */
+  get tied(): boolean {
+    return this.#tied;
+  }
+
+  /**
+   * Marks the parameter as used more than once per backward pass. Plans
+   * built before this call cannot add to its gradient: they refuse to run
+   * as a later use.
+   */
+  tie(): void {
+    this.#tied = true;
+  }
+
+  /**
+   * Records that a plan writes the gradient in the current backward pass:
+   * true for the pass's first write (which must overwrite), false for later
+   * ones (which must add).
+   */
+  claimGrad(): boolean {
+    const first = this.#gradPass !== backwardPass;
+    this.#gradPass = backwardPass;
+    return first;
+  }
+
+  /** Scratch for one use's gradient of a tied parameter, added into `grad` after. */
+  get partialGrad(): GPUBuffer {
+    return this.#partial ??= this.#gpu.buffer(this.grad.size, `${this.name}.grad_partial`);
   }
 
   /** Reads the trainable values back to the host. */
@@ -164,7 +215,7 @@ export abstract class Module {
   plan(input: Activation, options: PlanOptions = {}): Promise<Plan> {
     let p = this.#plans.get(input);
     if (!p) {
-      p = this.build(this.gpu, input, options);
+      p = this.build(this.gpu, input, options).then(countingPasses);
       this.#plans.set(input, p);
     }
     return p;
@@ -183,6 +234,102 @@ export abstract class Module {
     if (!this.#last) throw new ArbnetError("backward() called before forward()");
     this.#last.backward();
   }
+}
+
+/** `plan` with its backward() counted as a backward pass when it is the outermost call. */
+function countingPasses(plan: Plan): Plan {
+  return {
+    ...plan,
+    backward: () => {
+      if (backwardDepth === 0) backwardPass++;
+      backwardDepth++;
+      try {
+        plan.backward();
+      } finally {
+        backwardDepth--;
+      }
+    },
+  };
+}
+
+/** Each parameter once, in order of first appearance. */
+export function uniqueParameters(params: readonly Parameter[]): Parameter[] {
+  return [...new Set(params)];
+}
+
+/**
+ * Ties ({@linkcode Parameter.tie}) every parameter that `uses` lists more
+ * than once: a container calls it with its children's parameters, one list
+ * entry per use, before planning them.
+ */
+export function tieRepeated(uses: readonly Parameter[]): void {
+  const seen = new Set<Parameter>();
+  for (const p of uses) {
+    if (seen.has(p)) p.tie();
+    seen.add(p);
+  }
+}
+
+/**
+ * How a plan writes one parameter's gradient: its kernel writes `target`,
+ * with `before()` recorded just ahead of it and `after()` just behind. For
+ * an untied parameter `target` is the gradient itself. For a tied one, a
+ * kernel that overwrites (`mode` "overwrite") writes the scratch
+ * {@linkcode Parameter.partialGrad}, which `after()` copies into the
+ * gradient for the pass's first use and adds to it for the others; a kernel
+ * that adds (`mode` "add", the atomic scatter) writes the gradient, which
+ * `before()` clears for the pass's first use only.
+ */
+export interface GradWrite {
+  /** The buffer the gradient kernel writes. */
+  readonly target: GPUBuffer;
+  /** Records what must precede the kernel. */
+  before(): void;
+  /** Records what must follow it. */
+  after(): void;
+}
+
+/** Binds the gradient write of `p` for a plan built now (see {@linkcode GradWrite}). */
+export async function gradWrite(
+  gpu: Gpu,
+  p: Parameter,
+  mode: "overwrite" | "add",
+  who: string,
+): Promise<GradWrite> {
+  if (!p.tied) {
+    // Tied after this plan was built: right only as the pass's first use.
+    const check = () => {
+      if (p.tied && !p.claimGrad()) {
+        throw new ArbnetError(
+          `${who}: parameter ${p.name} was tied (shared or reused) after this plan was built, ` +
+            "so the plan cannot add its gradient to the other uses'; share tables and compose " +
+            "modules before their first forward pass",
+        );
+      }
+    };
+    return mode === "add"
+      ? { target: p.grad, before: () => (check(), gpu.clear(p.grad)), after: () => {} }
+      : { target: p.grad, before: check, after: () => {} };
+  }
+  if (mode === "add") {
+    return {
+      target: p.grad,
+      before: () => {
+        if (p.claimGrad()) gpu.clear(p.grad);
+      },
+      after: () => {},
+    };
+  }
+  const partial = p.partialGrad;
+  const add = await elementwiseLaunch(gpu, "accumulate", p.size, { x: partial, y: p.grad });
+  return {
+    target: partial,
+    before: () => {},
+    after: () => {
+      if (p.claimGrad()) gpu.copy(partial, p.grad, p.size * 4);
+      else gpu.dispatch(add.launch);
+    },
+  };
 }
 
 /**

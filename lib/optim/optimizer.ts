@@ -15,7 +15,7 @@ import {
   elementwiseLaunch,
   type ElementwiseWatch,
 } from "../../shaders/elementwise.ts";
-import type { Parameter } from "../nn/module.ts";
+import { type Parameter, uniqueParameters } from "../nn/module.ts";
 
 /** Common optimizer surface. */
 export interface Optimizer {
@@ -169,6 +169,8 @@ export class SGD implements Optimizer {
     }
     const weightDecay = options.weightDecay ?? 0;
     const gpu = gpuOf(params);
+    // A tied parameter listed twice is updated once, from its summed gradient.
+    params = uniqueParameters(params);
     this.#params = params;
     this.#options = { lr: options.lr, momentum, nesterov: options.nesterov ?? false, weightDecay };
     this.#velocity = params.map((p) => zeros(gpu, p, "velocity"));
@@ -279,6 +281,8 @@ export class Adam implements Optimizer {
     if (!(o.beta2 >= 0 && o.beta2 < 1)) invalidOption("beta2", o.beta2, "a number in [0, 1)");
     if (!(o.eps > 0 && Number.isFinite(o.eps))) invalidOption("eps", o.eps, "a finite number > 0");
     const gpu = gpuOf(params);
+    // A tied parameter listed twice is updated once, from its summed gradient.
+    params = uniqueParameters(params);
     this.#params = params;
     this.#options = o;
     this.#m1 = params.map((p) => zeros(gpu, p, "m1"));
