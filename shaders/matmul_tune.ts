@@ -173,15 +173,24 @@ const memory = new Map<string, Tile>();
 let fileLoaded = false;
 
 /**
+ * Deno's namespace, absent in a browser: the only place the kernels touch
+ * the environment and files (the tile cache), so the browser build needs no
+ * stub of it.
+ */
+const deno: typeof Deno | undefined = (globalThis as { Deno?: typeof Deno }).Deno;
+
+/**
  * Where tuned choices persist: `$ARBNET_TUNE_CACHE`, else
  * `$XDG_CACHE_HOME/arbnet/tiles.json` or `~/.cache/arbnet/tiles.json`; null
- * without permission to read the environment (choices then live in memory).
+ * without permission to read the environment, or outside Deno (a browser):
+ * choices then live in memory.
  */
 export function tuneCachePath(): string | null {
+  if (!deno) return null; // a browser: no environment, no files
   try {
-    const explicit = Deno.env.get("ARBNET_TUNE_CACHE");
+    const explicit = deno.env.get("ARBNET_TUNE_CACHE");
     if (explicit) return explicit;
-    const home = Deno.env.get("XDG_CACHE_HOME") ?? (Deno.env.get("HOME") + "/.cache");
+    const home = deno.env.get("XDG_CACHE_HOME") ?? (deno.env.get("HOME") + "/.cache");
     return `${home}/arbnet/tiles.json`;
   } catch {
     return null; // no env permission: memory only
@@ -192,9 +201,9 @@ function loadFile(): void {
   if (fileLoaded) return;
   fileLoaded = true;
   const path = tuneCachePath();
-  if (!path) return;
+  if (!path || !deno) return;
   try {
-    const saved = JSON.parse(Deno.readTextFileSync(path)) as Record<string, Tile>;
+    const saved = JSON.parse(deno.readTextFileSync(path)) as Record<string, Tile>;
     for (const [k, v] of Object.entries(saved)) if (!memory.has(k)) memory.set(k, v);
   } catch {
     // absent, unreadable or not permitted: start empty
@@ -203,12 +212,12 @@ function loadFile(): void {
 
 function saveFile(): void {
   const path = tuneCachePath();
-  if (!path) return;
+  if (!path || !deno) return;
   try {
-    Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-    const tmp = `${path}.tmp-${Deno.pid}`;
-    Deno.writeTextFileSync(tmp, JSON.stringify(Object.fromEntries(memory), null, 1));
-    Deno.renameSync(tmp, path);
+    deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    const tmp = `${path}.tmp-${deno.pid}`;
+    deno.writeTextFileSync(tmp, JSON.stringify(Object.fromEntries(memory), null, 1));
+    deno.renameSync(tmp, path);
   } catch {
     // not permitted: the choice lives for this process only
   }
@@ -263,7 +272,7 @@ let known: Map<string, Tile> | null = null;
 export function knownTile(gpu: Gpu, v: MatmulVariant, s: MatmulShape): Tile | null {
   if (KNOWN_TILES_VERSION !== CANDIDATES_VERSION) return null;
   try {
-    if (Deno.env.get("ARBNET_TUNE_KNOWN") === "off") return null;
+    if (deno?.env.get("ARBNET_TUNE_KNOWN") === "off") return null;
   } catch {
     // no env permission: the shipped choices apply
   }
