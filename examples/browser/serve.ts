@@ -72,8 +72,17 @@ const TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
 };
 
-/** The files the server hands out: URL path → file. Nothing else is reachable. */
-function routes(mnistDir: string, buildDir: string): Map<string, string> {
+/** The content type a page file is served with. */
+export function contentType(path: string): string {
+  return TYPES[extname(path)] ?? "application/octet-stream";
+}
+
+/**
+ * The files of the page: URL path → file (the page, its bundles, MNIST under
+ * `/mnist/`). The server hands out these and nothing else; the browser test
+ * hands them to Chromium the same way, without a socket.
+ */
+export function pageFiles(mnistDir: string, buildDir: string = BUILD_DIR): Map<string, string> {
   const map = new Map<string, string>([
     ["/", join(HERE, "index.html")],
     ["/index.html", join(HERE, "index.html")],
@@ -89,7 +98,7 @@ function routes(mnistDir: string, buildDir: string): Map<string, string> {
 
 /** Serves the page, its bundles and MNIST on 127.0.0.1. */
 export function servePage(options: ServeOptions): Deno.HttpServer<Deno.NetAddr> {
-  const files = routes(options.mnistDir, options.buildDir ?? BUILD_DIR);
+  const files = pageFiles(options.mnistDir, options.buildDir);
   return Deno.serve({
     hostname: "127.0.0.1",
     port: options.port ?? 8000,
@@ -100,8 +109,7 @@ export function servePage(options: ServeOptions): Deno.HttpServer<Deno.NetAddr> 
     if (!path) return new Response("not found", { status: 404 });
     try {
       const body = await Deno.readFile(path);
-      const type = TYPES[extname(path)] ?? "application/octet-stream";
-      return new Response(body, { headers: { "content-type": type } });
+      return new Response(body, { headers: { "content-type": contentType(path) } });
     } catch {
       return new Response(`cannot read ${path}`, { status: 404 });
     }
