@@ -34,5 +34,13 @@ export { type Dataset, type Split, subset, validateDataset } from "./lib/data/da
 export { type Batch, Batcher, type BatcherOptions } from "./lib/data/batches.ts";
 export { encodeIdx, type IdxData, type IdxExpect, parseIdx } from "./lib/data/idx.ts";
 export { MNIST_SIDE, type MnistBytes, mnistFromIdx, parseMnist } from "./lib/data/mnist_parse.ts";
-export { decodeSafetensors, encodeSafetensors } from "./lib/io/safetensors.ts";
+export {
+  type DecodedTensor,
+  decodeSafetensors,
+  encodeSafetensors,
+  type Safetensors,
+  type SafetensorsDtype,
+  type TensorArray,
+  type TensorInput,
+} from "./lib/io/safetensors.ts";
 export { DEFAULT_TILE, type Tile } from "./shaders/matmul.ts";
