@@ -199,7 +199,9 @@ export async function train(options: Partial<RunOptions> = {}): Promise<RunSumma
   running = true;
   stopRequested = false;
   try {
-    return await trainRun({ ...DEFAULTS, ...options });
+    const o = { ...DEFAULTS, ...options };
+    showOptions(o);
+    return await trainRun(o);
   } finally {
     running = false;
   }
@@ -315,19 +317,31 @@ export async function checks(): Promise<CheckResult[]> {
 // ---- the form ----
 
 function formOptions(): RunOptions {
-  const num = (id: string) => Number(($(id) as HTMLInputElement).value);
-  return {
-    ...DEFAULTS,
-    family: ($("family") as HTMLSelectElement).value as RunOptions["family"],
-    alpha: num("alpha"),
-    radius: num("radius"),
-    tableFraction: num("tableFraction"),
-    sparsity: num("sparsity"),
-    hidden: num("hidden"),
-    steps: num("steps"),
-    lr: num("lr"),
-    trainExamples: num("trainExamples"),
-  };
+  const o: Record<string, string | number> = { ...DEFAULTS };
+  for (const id of FORM_FIELDS) {
+    const value = ($(id) as HTMLInputElement).value;
+    o[id] = id === "family" ? value : Number(value);
+  }
+  return o as unknown as RunOptions;
+}
+
+/** The form fields {@linkcode formOptions} reads. */
+const FORM_FIELDS = [
+  "family",
+  "alpha",
+  "radius",
+  "tableFraction",
+  "sparsity",
+  "hidden",
+  "steps",
+  "lr",
+  "trainExamples",
+] as const;
+
+/** Shows a run's options in the form (a run started by script shows what it runs). */
+function showOptions(o: RunOptions): void {
+  for (const id of FORM_FIELDS) ($(id) as HTMLInputElement).value = String(o[id]);
+  showKnobs();
 }
 
 /** Enables the knob(s) the chosen family has. */

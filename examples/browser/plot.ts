@@ -17,7 +17,7 @@ export interface Series {
   points: [number, number][];
 }
 
-const MARGIN = { left: 44, right: 44, top: 12, bottom: 28 };
+const MARGIN = { left: 44, right: 44, top: 24, bottom: 28 };
 
 function context(canvas: HTMLCanvasElement): CanvasRenderingContext2D {
   const ctx = canvas.getContext("2d");
@@ -72,7 +72,7 @@ export function drawCurves(canvas: HTMLCanvasElement, series: readonly Series[])
     ctx.lineWidth = 1;
     ctx.fillStyle = s.color;
     ctx.textAlign = "left";
-    ctx.fillText(s.label, legendX, MARGIN.top + 12);
+    ctx.fillText(s.label, legendX, 14);
     legendX += ctx.measureText(s.label).width + 16;
   }
 }
@@ -92,17 +92,17 @@ export function drawOccupancy(
   const bins = new Float64Array(Math.min(maxCount, 63) + 1);
   for (const c of counts) bins[Math.min(c, bins.length - 1)]++;
   const w = canvas.width - MARGIN.left - 8;
-  const h = canvas.height - MARGIN.top - MARGIN.bottom - 10;
+  const h = canvas.height - MARGIN.top - MARGIN.bottom;
   const top = Math.max(...bins);
   const bw = w / bins.length;
   ctx.fillStyle = "#3b6ea5";
   bins.forEach((b, i) => {
     const bh = (h * b) / top;
-    ctx.fillRect(MARGIN.left + i * bw, MARGIN.top + 10 + h - bh, Math.max(1, bw - 1), bh);
+    ctx.fillRect(MARGIN.left + i * bw, MARGIN.top + h - bh, Math.max(1, bw - 1), bh);
   });
   ctx.fillStyle = "#444";
   ctx.textAlign = "left";
-  ctx.fillText(title, MARGIN.left, MARGIN.top + 2);
+  ctx.fillText(title, MARGIN.left, 14);
   ctx.textAlign = "center";
   const last = bins.length - 1;
   const overflow = maxCount > last ? "+" : "";
@@ -112,7 +112,7 @@ export function drawOccupancy(
     canvas.height - 8,
   );
   ctx.textAlign = "right";
-  ctx.fillText(String(top), MARGIN.left - 4, MARGIN.top + 14);
+  ctx.fillText(String(top), MARGIN.left - 4, MARGIN.top + 4);
 }
 
 /**
@@ -132,16 +132,14 @@ export function drawWeights(
   const titleHeight = 16;
   // The column count that gives the largest tiles.
   const fit = (cols: number) =>
-    Math.floor(
-      Math.min(
-        canvas.width / (cols * cell),
-        (canvas.height - titleHeight) / (Math.ceil(units / cols) * cell),
-      ),
+    Math.min(
+      canvas.width / (cols * cell),
+      (canvas.height - titleHeight) / (Math.ceil(units / cols) * cell),
     );
   let cols = 1;
   for (let c = 2; c <= units; c++) if (fit(c) > fit(cols)) cols = c;
   const rows = Math.ceil(units / cols);
-  const scale = Math.max(1, fit(cols));
+  const scale = fit(cols);
   let top = 1e-12;
   for (let j = 0; j < units; j++) {
     for (let i = 0; i < side * side; i++) top = Math.max(top, Math.abs(weight(i, j)));

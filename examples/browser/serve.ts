@@ -138,7 +138,10 @@ if (import.meta.main) {
     const server = servePage({
       port: f.port,
       mnistDir,
-      onListen: (url) => console.log(`serving MNIST from ${mnistDir}\nopen ${url} in Chromium`),
+      onListen: (url) =>
+        console.log(
+          `serving MNIST from ${mnistDir}\nopen ${url} in a browser with WebGPU (Chrome, Chromium, Edge)`,
+        ),
     });
     await server.finished;
   });
