@@ -112,7 +112,7 @@ function adapterName(g: Gpu): string {
   return a.description === "unknown adapter" && parts ? parts : `${a.description} (${parts})`;
 }
 
-/** The tab's WebGPU device, requested once. */
+/** The tab's WebGPU device for the kernel checks, requested once. */
 function gpu(): Promise<Gpu> {
   device ??= requestDevice({ label: "arbnet page" });
   return device;
@@ -207,8 +207,13 @@ export async function train(options: Partial<RunOptions> = {}): Promise<RunSumma
   }
 }
 
+/** The last run's device: layers have no release of their own, so a new run destroys it. */
+let runDevice: Gpu | null = null;
+
 async function trainRun(o: RunOptions): Promise<RunSummary> {
-  const g = await gpu();
+  runDevice?.destroy();
+  runDevice = null;
+  const g = runDevice = await requestDevice({ label: "arbnet run" });
   status("loading MNIST…");
   const [trainSet, testSet] = await Promise.all([
     mnist("train", o.trainExamples),
