@@ -6,7 +6,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadMnist, MNIST_FILES, mnistNpmDir, readIdx } from "../lib/data/mod.ts";
+import {
+  encodeIdx,
+  loadMnist,
+  MNIST_FILES,
+  mnistNpmDir,
+  parseMnist,
+  readIdx,
+} from "../lib/data/mod.ts";
 
 // Per-digit counts of the official MNIST splits.
 const TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
@@ -55,4 +62,27 @@ Deno.test("mnist npm: train split starts 5, 0, 4, 1 and has the known label coun
   const labels = await readIdx(join(await mnistNpmDir(), MNIST_FILES.train.labels), { rank: 1 });
   assert.deepEqual(labels.dims, [60_000]);
   assert.deepEqual(histogram(new Uint32Array(labels.data)), TRAIN_COUNTS);
+});
+
+Deno.test("mnist from bytes (the browser's path): the same dataset as from the files", async () => {
+  const dir = await mnistNpmDir();
+  const names = MNIST_FILES.test;
+  const bytes = {
+    images: await Deno.readFile(join(dir, names.images)),
+    labels: await Deno.readFile(join(dir, names.labels)),
+  };
+  const fromFiles = await loadMnist({ split: "test", limit: 300 });
+  const fromBytes = await parseMnist("test", bytes, 300);
+  assert.deepEqual(fromBytes, fromFiles);
+  // Validated like files: a label that is no digit, and counts that disagree, name the file.
+  const labels = encodeIdx([2], new Uint8Array([3, 10]));
+  const images = encodeIdx([2, 28, 28], new Uint8Array(2 * 784));
+  await assert.rejects(
+    parseMnist("train", { images, labels }),
+    /train-labels-idx1-ubyte: label 1 is 10/,
+  );
+  await assert.rejects(
+    parseMnist("train", { images, labels: encodeIdx([1], new Uint8Array([3])) }),
+    /train-images-idx3-ubyte has 2 images but train-labels-idx1-ubyte has 1 labels/,
+  );
 });

