@@ -33,6 +33,7 @@ import {
 } from "../lib/experiment/mod.ts";
 import {
   ciStudyRuns,
+  cnnConditions,
   pilotRuns,
   STUDY_LEARNING_RATES,
   STUDY_SEEDS,
@@ -128,14 +129,17 @@ const STUDY_FLAGS = {
   },
   seeds: {
     type: "string",
-    help: `main: comma-separated seeds (default ${STUDY_SEEDS.join(",")}, the pre-registered ones)`,
+    help: `main, cnn-main: comma-separated seeds (default ${
+      STUDY_SEEDS.join(",")
+    }, the pre-registered ones)`,
   },
 } as const satisfies FlagSpec;
 
 const OVERVIEW = `usage: ${COMMAND} <command> [options]
 
 commands:
-  study     the converged study (docs/preregistration.md): study pilot | main | ci
+  study     the converged study (docs/preregistration.md): study pilot | main | cnn-pilot |
+            cnn-main | ci
   balance   one-epoch sweep of Dirichlet α (balance of weight sharing) × sparsity × seed
   noise     one-epoch sweep of Neighborhood radius (noise of weight sharing) × sparsity × seed
   report    merge results files (shards included) into report.md with figures
@@ -256,24 +260,27 @@ async function train(
 }
 
 async function study(args: string[]): Promise<void> {
-  const phases = ["pilot", "main", "ci"];
+  const phases = ["pilot", "main", "cnn-pilot", "cnn-main", "ci"];
   const f = parseFlags(
     args,
     STUDY_FLAGS,
-    `${COMMAND} study pilot|main|ci [options]`,
+    `${COMMAND} study pilot|main|cnn-pilot|cnn-main|ci [options]`,
     "The converged study: pilot (learning rate per condition, on validation), main (the " +
-      "pre-registered runs) or ci (the same protocol in minutes). See docs/preregistration.md.",
+      "pre-registered runs), their CNN arm (cnn-pilot, cnn-main), or ci (the same protocol " +
+      "in minutes). See docs/preregistration.md.",
   );
   if (!f) return;
   const [phase, ...rest] = f._;
   if (!phases.includes(phase)) {
     throw new ArbnetError(
-      `study needs a phase: pilot, main or ci, got ${JSON.stringify(phase ?? "")}`,
+      `study needs a phase: ${phases.join(", ")}; got ${JSON.stringify(phase ?? "")}`,
     );
   }
   noPositionals(`study ${phase}`, rest);
-  if (f.seeds !== undefined && phase !== "main") {
-    throw new ArbnetError(`--seeds applies to study main only (the ${phase} seeds are fixed)`);
+  if (f.seeds !== undefined && !phase.endsWith("main")) {
+    throw new ArbnetError(
+      `--seeds applies to study main and cnn-main only (the ${phase} seeds are fixed)`,
+    );
   }
   const seeds = f.seeds === undefined ? undefined : parseNumberList(
     "seeds",
@@ -283,8 +290,12 @@ async function study(args: string[]): Promise<void> {
   );
   const runs = phase === "pilot"
     ? pilotRuns()
+    : phase === "cnn-pilot"
+    ? pilotRuns(cnnConditions())
     : phase === "ci"
     ? ciStudyRuns()
+    : phase === "cnn-main"
+    ? studyRuns(STUDY_LEARNING_RATES, seeds, cnnConditions())
     : studyRuns(STUDY_LEARNING_RATES, seeds);
   await train(`study ${phase}`, runs, f.out ?? `${OUT_DIR}/study-${phase}.jsonl`, f.shard, f.data);
 }

@@ -165,7 +165,11 @@ Deno.test({
 Deno.test("experiment CLI: usage errors name the command or flag and exit 2", async () => {
   const cases: [string[], RegExp][] = [
     [[], /error: missing command/],
-    [["sweep"], /error: unknown command "sweep" \(expected balance, noise or report\)/],
+    [["sweep"], /error: unknown command "sweep" \(expected study, balance, noise or report\)/],
+    [["study"], /error: study needs a phase: pilot, main, cnn-pilot, cnn-main, ci; got ""/],
+    [["study", "warm"], /error: study needs a phase: .*; got "warm"/],
+    [["study", "pilot", "--seeds", "5"], /error: --seeds applies to study main and cnn-main only/],
+    [["study", "main", "--seeds", "1,x"], /error: invalid --seeds "1,x": "x" is not an integer/],
     [["balance", "--seeds", "0"], /error: invalid --seeds "0": expected an integer in \[1, 1000\]/],
     [
       ["noise", "--profile", "huge"],

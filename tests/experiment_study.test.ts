@@ -16,6 +16,7 @@ import { readResultsFile } from "../lib/experiment/mod.ts";
 import { holm, pairedTest, studentTQuantile, studentTUpperP } from "../lib/experiment/stats.ts";
 import {
   ciStudyRuns,
+  cnnConditions,
   PILOT_SEED,
   pilotRuns,
   STUDY_CONTRASTS,
@@ -41,8 +42,21 @@ Deno.test("study design: 18 conditions, fresh seeds, contrasts name real conditi
   // Seeds 1-3 were used by the one-epoch study: the main runs never reuse them or the pilot's.
   assert.ok(STUDY_SEEDS.length >= 4);
   assert.ok(STUDY_SEEDS.every((s) => s > 3 && s !== PILOT_SEED));
-  const keys = new Set(conditions.map((c) => c.key));
+  const cnn = cnnConditions();
+  assert.deepEqual(cnn.map((c) => c.key), ["cnn/q0", "cnn/q0.1", "cnn/q0.5", "cnn/q1"]);
+  const keys = new Set([...conditions, ...cnn].map((c) => c.key));
   for (const c of STUDY_CONTRASTS) assert.ok(keys.has(c.a) && keys.has(c.b), c.key);
+  // The MLP family is the six registered first; the CNN arm is a family of its own.
+  assert.equal(STUDY_CONTRASTS.filter((c) => c.family === "mlp").length, 6);
+  assert.deepEqual(STUDY_CONTRASTS.filter((c) => c.family === "cnn").map((c) => c.key), ["C1"]);
+  const cnnMain = studyRuns(
+    Object.fromEntries(cnn.map((c) => [c.key, 0.05])),
+    STUDY_SEEDS,
+    cnn,
+  );
+  assert.equal(cnnMain.length, 4 * STUDY_SEEDS.length);
+  assert.ok(cnnMain.every((r) => r.arch === "cnn" && r.hash.family === "swap"));
+  assert.equal(pilotRuns(cnn).length, 4 * 3);
   // Balance and noise sweep the first layer only; the output layer is the same everywhere.
   for (const c of conditions.filter((c) => c.experiment !== "reference")) {
     assert.deepEqual(c.outputHash, { family: "uniform", options: { sign: true } });

@@ -62,7 +62,7 @@ function allFamilies(): [string, Hash, IndexSpec][] {
 Deno.test("hashFamilyNames lists every family", () => {
   assert.deepEqual(
     [...hashFamilyNames].sort(),
-    ["conv2d", "dense", "dirichlet", "neighborhood", "recurrent", "uniform"],
+    ["blocks", "conv2d", "dense", "dirichlet", "neighborhood", "recurrent", "swap", "uniform"],
   );
 });
 

@@ -118,6 +118,8 @@ export type Condition = {
   outputHash?: HashSpec;
   /** Table fraction of the later layers, when it differs. */
   outputTableFraction?: number;
+  /** `"cnn"` for the CNN arm; absent for the MLP. */
+  arch?: "cnn";
 };
 
 function blocksHash(tile: [number, number]): HashSpec {
@@ -127,16 +129,51 @@ function blocksHash(tile: [number, number]): HashSpec {
   };
 }
 
-/** The swap-noise hash of the noise axis, as the descriptor `hashes.swap` gives. */
-export function swapSpec(tile: [number, number], q: number): HashSpec {
-  const base = blocksHash(tile);
+/** Swap noise `q` on a base hash, as the descriptor `hashes.swap` gives. */
+export function swapSpec(base: HashSpec, q: number): HashSpec {
   const keys = Object.keys(base.options).sort();
   const options: Record<string, number | string | boolean> = {};
   for (const k of keys) options[k] = base.options[k];
   return { family: "swap", options: { q, base: JSON.stringify({ family: base.family, options }) } };
 }
 
-/** Every condition of the study: 8 balance, 8 noise and 2 reference. */
+/**
+ * The CNN arm's convolution (amendment 1 of the pre-registration): 1→8
+ * channels, 5×5, stride 2, no padding, on 28×28 MNIST (8×12×12 outputs),
+ * then ReLU and a dense layer to the 10 classes.
+ */
+export const CNN_CONV = Object.freeze({ outChannels: 8, kernel: 5, stride: 2, padding: 0 });
+
+/** Swap-noise fractions of the CNN arm. */
+export const CNN_QS: readonly number[] = Object.freeze([0, 0.1, 0.5, 1]);
+
+/** The conv2d hash of the CNN arm, as a descriptor. */
+export function cnnHash(): HashSpec {
+  return {
+    family: "conv2d",
+    options: { inChannels: 1, ...CNN_CONV, height: 28, width: 28 },
+  };
+}
+
+/**
+ * The CNN arm: the convolution's sharing broken by swap noise q, every
+ * kernel weight keeping its count (144 uses) and every output its inputs.
+ */
+export function cnnConditions(): Condition[] {
+  // K / (rows · cols): the 200 kernel weights over the 784 × 1152 virtual matrix.
+  const fraction = (CNN_CONV.outChannels * CNN_CONV.kernel ** 2) / (784 * 8 * 12 * 12);
+  return CNN_QS.map((q) => ({
+    key: `cnn/q${q}`,
+    experiment: "cnn" as const,
+    point: q,
+    hash: swapSpec(cnnHash(), q),
+    tableFraction: fraction,
+    sparsity: 0,
+    arch: "cnn" as const,
+  }));
+}
+
+/** Every condition of the MLP study: 8 balance, 8 noise and 2 reference. */
 export function studyConditions(): Condition[] {
   const out: Condition[] = [];
   for (const r of STUDY_REGIMES) {
@@ -162,7 +199,7 @@ export function studyConditions(): Condition[] {
         key: `noise/q${q}/${r.key}`,
         experiment: "noise",
         point: q,
-        hash: swapSpec(r.tile, q),
+        hash: swapSpec(blocksHash(r.tile), q),
       });
     }
   }
@@ -196,7 +233,8 @@ function spec(
     sparsity: c.sparsity,
     ...(c.outputHash ? { outputHash: structuredClone(c.outputHash) } : {}),
     ...(c.outputTableFraction ? { outputTableFraction: c.outputTableFraction } : {}),
-    hidden: [1000],
+    ...(c.arch === "cnn" ? { arch: "cnn", conv: { ...CNN_CONV } } : {}),
+    hidden: c.arch === "cnn" ? [] : [1000],
     batch: 50,
     epochs: STUDY_EPOCHS,
     lr,
@@ -207,14 +245,14 @@ function spec(
 }
 
 /**
- * The pilot: every condition at every pilot learning rate, one seed,
+ * The pilot: every condition (default the MLP study's) at every pilot learning rate, one seed,
  * {@linkcode PILOT_EPOCHS} epochs; a diverged run is recorded as such.
  * Ordered learning rate outermost, so a partial pilot covers every condition.
  */
-export function pilotRuns(): RunSpec[] {
+export function pilotRuns(conditions: readonly Condition[] = studyConditions()): RunSpec[] {
   const runs: RunSpec[] = [];
   for (const lr of PILOT_LRS) {
-    for (const c of studyConditions()) {
+    for (const c of conditions) {
       runs.push(spec(c, "pilot", lr, PILOT_SEED, { epochs: PILOT_EPOCHS, onDivergence: "record" }));
     }
   }
@@ -227,12 +265,13 @@ export function pilotRuns(): RunSpec[] {
  *
  * @param lrs learning rate per condition key (from the pilot)
  * @param seeds default {@linkcode STUDY_SEEDS}
+ * @param conditions default the MLP study's ({@linkcode cnnConditions} for the CNN arm)
  */
 export function studyRuns(
   lrs: Readonly<Record<string, number>>,
   seeds: readonly number[] = STUDY_SEEDS,
+  conditions: readonly Condition[] = studyConditions(),
 ): RunSpec[] {
-  const conditions = studyConditions();
   const missing = conditions.filter((c) => !(lrs[c.key] > 0));
   if (missing.length > 0) {
     throw new ArbnetError(
@@ -276,7 +315,13 @@ export type Contrast = {
   /** Short name, e.g. `C1`. */
   key: string;
   /** Which claim it tests. */
-  claim: "balance" | "noise";
+  claim: "balance" | "noise" | "cnn";
+  /**
+   * The Holm family: `"mlp"`, the six contrasts registered first, or
+   * `"cnn"`, the CNN arm's, registered in amendment 1 (a family of its own,
+   * so adding it changed no earlier adjustment).
+   */
+  family: "mlp" | "cnn";
   /** In words. */
   label: string;
   /** Condition subtracted. */
@@ -296,6 +341,7 @@ export const STUDY_CONTRASTS: readonly Contrast[] = Object.freeze(
     {
       key: `B1-${r.key}`,
       claim: "balance",
+      family: "mlp",
       label: `α = 0.1 vs 0.01, ${r.label}`,
       a: `balance/a0.01/${r.key}`,
       b: `balance/a0.1/${r.key}`,
@@ -304,6 +350,7 @@ export const STUDY_CONTRASTS: readonly Contrast[] = Object.freeze(
     {
       key: `B2-${r.key}`,
       claim: "balance",
+      family: "mlp",
       label: `α = 100 vs 0.1, ${r.label}`,
       a: `balance/a0.1/${r.key}`,
       b: `balance/a100/${r.key}`,
@@ -312,9 +359,20 @@ export const STUDY_CONTRASTS: readonly Contrast[] = Object.freeze(
     {
       key: `N1-${r.key}`,
       claim: "noise",
+      family: "mlp",
       label: `swap q = 1 vs 0 on pixel blocks, ${r.label}`,
       a: `noise/q0/${r.key}`,
       b: `noise/q1/${r.key}`,
+      paperPredicts: -1,
+    },
+  ]).concat([
+    {
+      key: "C1",
+      claim: "cnn",
+      family: "cnn",
+      label: "CNN: swap q = 1 vs 0 on the conv2d hash (kernel sharing broken, counts kept)",
+      a: "cnn/q0",
+      b: "cnn/q1",
       paperPredicts: -1,
     },
   ]),

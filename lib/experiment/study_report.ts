@@ -15,6 +15,7 @@ import { CHART_CONFIG, type ChartSpec } from "./plot.ts";
 import type { RunRecord } from "./results.ts";
 import { holm, mean, type PairedTest, pairedTest, std, studentTQuantile } from "./stats.ts";
 import {
+  cnnConditions,
   EQUIVALENCE_MARGIN,
   FAMILY_ALPHA,
   PILOT_LRS,
@@ -22,6 +23,11 @@ import {
   STUDY_REGIMES,
   studyConditions,
 } from "./study.ts";
+
+/** Every condition of the study, MLP then CNN, in the report's order. */
+function allConditions() {
+  return [...studyConditions(), ...cnnConditions()];
+}
 
 /** HashedNets' test errors (%) for 784-1000-10 on MNIST, by table fraction. */
 export const HASHEDNETS_ERRORS: Readonly<Record<string, number>> = Object.freeze({
@@ -85,7 +91,7 @@ export function studyCells(records: readonly RunRecord[]): StudyCell[] {
     const c = String(r.spec.condition);
     by.set(c, [...(by.get(c) ?? []), r]);
   }
-  const order = studyConditions().map((c) => c.key);
+  const order = allConditions().map((c) => c.key);
   const keys = [...by.keys()].sort((a, b) =>
     (order.indexOf(a) + 1 || 1e9) - (order.indexOf(b) + 1 || 1e9) || (a < b ? -1 : 1)
   );
@@ -123,8 +129,18 @@ export function studyContrasts(cells: readonly StudyCell[]): ContrastResult[] {
     if (seeds.length < 2) return undefined;
     return pairedTest(seeds.map((s) => b.bySeed.get(s)! - a.bySeed.get(s)!), EQUIVALENCE_MARGIN);
   });
-  const holmP = holm(tests.map((t) => t?.p ?? NaN));
-  const holmTost = holm(tests.map((t) => t?.tostP ?? NaN));
+  // Holm within each registered family.
+  const holmP = tests.map(() => NaN);
+  const holmTost = tests.map(() => NaN);
+  for (const family of new Set(STUDY_CONTRASTS.map((c) => c.family))) {
+    const idx = STUDY_CONTRASTS.map((c, i) => (c.family === family ? i : -1)).filter((i) => i >= 0);
+    const p = holm(idx.map((i) => tests[i]?.p ?? NaN));
+    const tost = holm(idx.map((i) => tests[i]?.tostP ?? NaN));
+    idx.forEach((i, k) => {
+      holmP[i] = p[k];
+      holmTost[i] = tost[k];
+    });
+  }
   return STUDY_CONTRASTS.map((c, i) => {
     const t = tests[i];
     let verdict = "not run yet";
@@ -223,7 +239,7 @@ export function referenceTable(cells: readonly StudyCell[]): string[] {
 export function pilotTable(pilot: readonly RunRecord[]): string[] {
   if (pilot.length === 0) return [];
   const lrs = [...new Set([...PILOT_LRS, ...pilot.map((r) => r.spec.lr)])].sort((a, b) => a - b);
-  const conditions = studyConditions().map((c) => c.key)
+  const conditions = allConditions().map((c) => c.key)
     .filter((k) => pilot.some((r) => r.spec.condition === k));
   const rows = conditions.map((k) => {
     const cellsOf = lrs.map((lr) => pilot.find((r) => r.spec.condition === k && r.spec.lr === lr));
@@ -261,7 +277,7 @@ export function chooseLr(lrs: readonly number[], vals: readonly number[]): numbe
 /** The chosen learning rate of every condition the pilot covered. */
 export function pilotChoices(pilot: readonly RunRecord[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const c of studyConditions()) {
+  for (const c of allConditions()) {
     const rs = pilot.filter((r) => r.spec.condition === c.key).sort((a, b) =>
       a.spec.lr - b.spec.lr
     );
@@ -346,6 +362,16 @@ export function studyCharts(
     );
   }
   const noise = rowsOf(cells, "noise/", (c) => Number(c.condition.split("/")[1].slice(1)));
+  const cnn = rowsOf(cells, "cnn/", (c) => Number(c.condition.split("/")[1].slice(1)))
+    .map((r) => ({ ...r, regime: "conv 1→8, 5×5, stride 2" }));
+  if (cnn.length > 0) {
+    charts[`study-${profile}-cnn`] = ciChart(
+      `CNN: the convolution's sharing broken by swap noise q: ${profile}`,
+      "swap noise q on the conv2d hash (kernel counts and connectivity kept)",
+      cnn,
+      { domain: [-0.05, 1.05] },
+    );
+  }
   if (noise.length > 0) {
     charts[`study-${profile}-noise`] = ciChart(
       `Noise (swap q on pixel blocks, first layer): ${profile}`,
@@ -418,8 +444,9 @@ export function studySection(
   md.push(
     "### Pre-registered contrasts",
     "",
-    `Paired by seed, B − A in test-accuracy points; two-sided paired t; Holm across the ` +
-      `${STUDY_CONTRASTS.length} contrasts at ${FAMILY_ALPHA}; equivalence by TOST at ` +
+    `Paired by seed, B − A in test-accuracy points; two-sided paired t; Holm within each ` +
+      `registered family (the MLP's six contrasts; the CNN arm's) at ${FAMILY_ALPHA}; ` +
+      `equivalence by TOST at ` +
       `±${EQUIVALENCE_MARGIN} points (Holm-adjusted the same way). Verdicts: supported or ` +
       "contradicted (Holm p < 0.05, by the sign the paper predicts), absent (not significant " +
       "and equivalent within the margin), else inconclusive.",
@@ -427,7 +454,7 @@ export function studySection(
     ...contrastTable(contrasts),
     "",
     `Claims: balance **${claimVerdict(contrasts, "balance")}**, determinism (noise) ` +
-      `**${claimVerdict(contrasts, "noise")}**.`,
+      `**${claimVerdict(contrasts, "noise")}**, CNN sharing **${claimVerdict(contrasts, "cnn")}**.`,
     "",
     "### Cells",
     "",

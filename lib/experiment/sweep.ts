@@ -20,9 +20,10 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | {
 
 /**
  * Which of the seed paper's claims a run tests: `balance` and `noise`, or
- * `reference` (the converged study's uniform hash, for comparison with HashedNets).
+ * `reference` (the converged study's uniform hash, for comparison with
+ * HashedNets), or `cnn` (its CNN arm: does breaking a convolution's sharing hurt?).
  */
-export type Experiment = "balance" | "noise" | "reference";
+export type Experiment = "balance" | "noise" | "reference" | "cnn";
 
 /** Datasets the trainer knows. */
 export type Dataset = "mnist" | "cifar10";

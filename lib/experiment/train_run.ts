@@ -20,11 +20,16 @@
 import { ArbnetError, invalidOption, NonFiniteError } from "../errors.ts";
 import { requestDevice } from "../gpu/device.ts";
 import {
+  conv2dShape,
+  countsEntropy,
+  type Hash,
   type HashDescriptor,
+  hashes,
   hashFromDescriptor,
   networkEntropy,
-  occupancyEntropy,
 } from "../hash/mod.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { ArbLinear, conv2dLayer, ReLU, Sequential } from "../nn/mod.ts";
 import { type Dataset as Data, holdOut, loadCifar10, loadMnist, type Split } from "../data/mod.ts";
 import type { Parameter } from "../nn/module.ts";
 import { SGD } from "../optim/mod.ts";
@@ -89,6 +94,15 @@ type RunSettings = {
   /** Table fraction of every layer after the first (spec key `outputTableFraction`). */
   outputTableFraction?: number;
   /**
+   * The network (spec key `arch`): `"mlp"` (default), layers of `hidden`
+   * widths; or `"cnn"`, one convolution (spec key `conv`: `outChannels`,
+   * `kernel`, `stride`, `padding`) with the spec's hash, a per-channel bias
+   * and ReLU, then a dense layer to the classes.
+   */
+  arch: "mlp" | "cnn";
+  /** The convolution of a `"cnn"` run. */
+  conv?: { outChannels: number; kernel: number; stride: number; padding: number };
+  /**
    * What a run whose loss or parameters become non-finite does (spec key
    * `onDivergence`): `"fail"` (default) throws, so the run is not recorded;
    * `"record"` records it with `diverged: true` and accuracy 0 (a pilot's
@@ -106,6 +120,13 @@ type RunSettings = {
 function posInt(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
     invalidOption(`spec.${name}`, v, "a positive integer");
+  }
+  return v;
+}
+
+function nonNegInt(name: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+    invalidOption(`spec.${name}`, v, "an integer ≥ 0");
   }
   return v;
 }
@@ -166,11 +187,28 @@ function runSettings(spec: RunSpec): RunSettings {
   if (outFrac !== undefined && (typeof outFrac !== "number" || !(outFrac > 0 && outFrac <= 1))) {
     invalidOption("spec.outputTableFraction", outFrac, "a number in (0, 1]");
   }
+  const arch = spec.arch ?? "mlp";
+  if (arch !== "mlp" && arch !== "cnn") invalidOption("spec.arch", arch, `"mlp" or "cnn"`);
+  let conv: RunSettings["conv"];
+  if (arch === "cnn") {
+    const c = spec.conv as Record<string, unknown> | undefined;
+    if (c === null || typeof c !== "object") {
+      invalidOption("spec.conv", c, "{ outChannels, kernel, stride, padding }");
+    }
+    conv = {
+      outChannels: posInt("conv.outChannels", c.outChannels),
+      kernel: posInt("conv.kernel", c.kernel),
+      stride: posInt("conv.stride", c.stride ?? 1),
+      padding: c.padding === undefined ? 0 : nonNegInt("conv.padding", c.padding),
+    };
+  }
   const onDivergence = spec.onDivergence ?? "fail";
   if (onDivergence !== "fail" && onDivergence !== "record") {
     invalidOption("spec.onDivergence", onDivergence, `"fail" or "record"`);
   }
   return {
+    arch,
+    conv,
     onDivergence,
     validation,
     validationSeed,
@@ -308,22 +346,10 @@ export class TrainRunner {
     ]);
     const gpu = await requestDevice();
     try {
-      const widths = [train.features, ...s.hidden, train.classes];
-      const rest = { hash: outputHash, tableFraction: s.outputTableFraction };
-      const { net, layers } = buildMlp(gpu, {
-        layers: widths,
-        hash,
-        // The spec's hash is the first layer's; `rest` (when set) every later layer's.
-        perLayer: widths.slice(1).map((_, i) => (i === 0 ? undefined : rest)),
-        tableFraction: s.tableFraction,
-        sparsity: s.sparsity,
-        seed: s.seed,
-        coprimeTables: s.coprimeTables,
-        deterministic: s.deterministic,
-      });
-      const perLayer = layers.map((l) => occupancyEntropy(l.indices, l.config.tableSize));
+      const { net, layers } = buildNetwork(gpu, s, hash, outputHash, train);
+      const perLayer = layers.map((l) => countsEntropy(l.slotCounts, l.config.tableSize));
       const whole = networkEntropy(
-        layers.map((l) => ({ indices: l.indices, tableSize: l.config.tableSize })),
+        layers.map((l) => ({ counts: l.slotCounts, tableSize: l.config.tableSize })),
       );
       const opt = new SGD(net.parameters(), { lr: s.lr, momentum: s.momentum });
       const trainer = new Trainer(net, opt, { features: train.features, classes: train.classes });
@@ -421,6 +447,56 @@ export class TrainRunner {
       gpu.destroy();
     }
   }
+}
+
+/**
+ * The network a run trains and its hashed layers (for entropy): an MLP whose
+ * first layer takes the spec's hash (later layers `outputHash` when given),
+ * or a CNN whose convolution takes it (a `conv2d` hash or one built on it,
+ * such as swap noise over `conv2d`) followed by a dense output layer.
+ */
+function buildNetwork(
+  gpu: Gpu,
+  s: RunSettings,
+  hash: Hash,
+  outputHash: Hash | undefined,
+  train: Data,
+): { net: Sequential; layers: ArbLinear[] } {
+  if (s.arch === "mlp") {
+    const widths = [train.features, ...s.hidden, train.classes];
+    const rest = { hash: outputHash, tableFraction: s.outputTableFraction };
+    return buildMlp(gpu, {
+      layers: widths,
+      hash,
+      // The spec's hash is the first layer's; `rest` (when set) every later layer's.
+      perLayer: widths.slice(1).map((_, i) => (i === 0 ? undefined : rest)),
+      tableFraction: s.tableFraction,
+      sparsity: s.sparsity,
+      seed: s.seed,
+      coprimeTables: s.coprimeTables,
+      deterministic: s.deterministic,
+    });
+  }
+  const [channels, height, width] = train.shape;
+  const geometry = { inChannels: channels, height, width, ...s.conv! };
+  const shape = conv2dShape(geometry);
+  const conv = conv2dLayer(gpu, {
+    ...geometry,
+    hash,
+    tableSize: shape.tableSize,
+    seed: s.seed,
+    deterministic: s.deterministic,
+  });
+  const out = new ArbLinear(gpu, {
+    inFeatures: shape.cols,
+    outFeatures: train.classes,
+    hash: hashes.dense(),
+    seed: (s.seed + 1) >>> 0,
+    deterministic: s.deterministic,
+    name: "output",
+  });
+  const first = conv.layers[0] as ArbLinear;
+  return { net: new Sequential([conv, new ReLU(), out]), layers: [first, out] };
 }
 
 /**
