@@ -112,6 +112,7 @@ Deno.test("seed rule: purpose seed = xxh32(le32(purpose constant), user seed)", 
     aliasCoin: "ACOI",
     offset: "OFFS",
     gamma: "GAMM",
+    swap: "SWAP",
   };
   const values = new Set<number>();
   for (const [purpose, tag] of Object.entries(tags)) {
