@@ -7,7 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { assertClose, gpuTest, randomF32 } from "./_util.ts";
-import { type Conv2dOptions, conv2dOutputSize, conv2dShape, hashes } from "../lib/hash/mod.ts";
+import {
+  type Conv2dOptions,
+  conv2dOutputSize,
+  conv2dShape,
+  hashes,
+  recurrentShape,
+} from "../lib/hash/mod.ts";
 import type { Hash } from "../lib/hash/types.ts";
 import {
   type Activation,
@@ -192,6 +198,33 @@ gpuTest("a conv2d layer's kernel is initialised for its receptive field", async 
   const dense = new ArbLinear(gpu, { inFeatures: 1200, outFeatures: 3, hash: hashes.dense() });
   const { std } = moments(await dense.table.read());
   assert.ok(Math.abs(std / Math.sqrt(2 / 1200) - 1) < 0.05, `dense std ${std}`);
+});
+
+gpuTest("recurrent and swap-noise layers are initialised for their real fan-in", async (gpu) => {
+  // An unrolled RNN's hidden-to-hidden matrix: each output reads `hidden` units, not its
+  // hidden·(steps + 1) rows.
+  const r = recurrentShape({ hidden: 60, steps: 4 });
+  const rnn = new ArbLinear(gpu, {
+    inFeatures: r.rows,
+    outFeatures: r.cols,
+    tableSize: r.tableSize,
+    hash: hashes.recurrent({ hidden: 60, steps: 4 }),
+    seed: 2,
+  });
+  const rs = moments(await rnn.table.read()).std;
+  assert.ok(Math.abs(rs / Math.sqrt(2 / 60) - 1) < 0.05, `recurrent std ${rs}`);
+  // Swap noise keeps every output's inputs, so a convolution's fan-in holds under it.
+  const g = { inChannels: 3, outChannels: 40, kernel: 5, height: 20, width: 20 };
+  const s = conv2dShape(g);
+  const swapped = new ArbLinear(gpu, {
+    inFeatures: s.rows,
+    outFeatures: s.cols,
+    tableSize: s.tableSize,
+    hash: hashes.swap({ base: hashes.conv2d(g), q: 1 }),
+    seed: 4,
+  });
+  const ss = moments(await swapped.table.read()).std;
+  assert.ok(Math.abs(ss / Math.sqrt(2 / 75) - 1) < 0.05, `swapped conv std ${ss}`);
 });
 
 gpuTest("a hash's fanIn outside (0, rows] is refused naming the family", (gpu) => {

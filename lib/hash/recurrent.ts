@@ -126,5 +126,7 @@ export function recurrent(options: RecurrentOptions): Hash {
         }
       }
     },
-  });
+    // One hidden-to-hidden product: each output reads the `hidden` units of the previous
+    // state, not the `hidden·(steps + 1)` rows of the unrolled matrix.
+  }, { fanIn: () => g.hidden });
 }
