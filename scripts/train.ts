@@ -163,6 +163,18 @@ await runMain(async () => {
     );
     for (const w of notes) console.error(`warning: ${w}`);
   }
+  // These families describe one layer's geometry, not every layer of an MLP (user
+  // families cannot take their names).
+  const structured: Record<string, string> = {
+    conv2d: "examples/cnn_mnist.ts (conv2dLayer: a convolution with its own geometry)",
+    recurrent: "examples/rnn_mnist.ts (RNN: one recurrent layer tied across the steps)",
+  };
+  if (Object.hasOwn(structured, f.hash)) {
+    throw new ArbnetError(
+      `--hash ${f.hash} describes the geometry of one layer, and this script gives every ` +
+        `layer of an MLP the same hash; see ${structured[f.hash]}`,
+    );
+  }
   const hash = await hashFromFlags(f);
   const train = await loadData(f.dataset, f.data, "train", f["train-limit"]);
   const test = await loadData(f.dataset, f.data, "test", f["test-limit"]);

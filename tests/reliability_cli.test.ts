@@ -57,6 +57,18 @@ Deno.test("train.ts: unknown flags and malformed values name the flag and the al
       "--dataset cifar10 needs --data DIR",
     ],
     ["--resume missing", ["--resume", "/nonexistent/run.safetensors"], "cannot read checkpoint"],
+    [
+      "--hash conv2d",
+      ["--hash", "conv2d"],
+      "--hash conv2d describes the geometry of one layer",
+      "examples/cnn_mnist.ts",
+    ],
+    [
+      "--hash recurrent",
+      ["--hash", "recurrent"],
+      "--hash recurrent describes the geometry of one layer",
+      "examples/rnn_mnist.ts",
+    ],
   ];
   for (const [label, args, ...fragments] of cases) {
     assertScriptError(label, await runTrain(args), ...fragments);
