@@ -40,6 +40,7 @@ import {
   type TensorInput,
 } from "./safetensors.ts";
 import { stageStateLoad, stateDict } from "./state_dict.ts";
+import { writeFileAtomic } from "./files.ts";
 import type { Tile } from "../../shaders/matmul.ts";
 
 /** Value of the `format` metadata key. */
@@ -263,26 +264,7 @@ export async function saveCheckpoint(path: string, options: SaveCheckpointOption
     metadata,
     Object.entries(tensors).map(([name, t]) => ({ name, dtype: "F32", shape: [...t.shape] })),
   );
-  await writeAtomic(path, encodeSafetensors(tensors, metadata));
-}
-
-/** Writes `bytes` to `<path>.tmp-<pid>`, syncs, and renames it over `path`. */
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    try {
-      let at = 0;
-      while (at < bytes.length) at += await file.write(bytes.subarray(at));
-      await file.syncData();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new ArbnetError(`cannot write checkpoint ${path}: ${(e as Error).message}`);
-  }
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata), "checkpoint");
 }
 
 function parseJson(meta: Record<string, string>, key: string, source: string): unknown {
