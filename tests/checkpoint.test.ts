@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { Gpu } from "../lib/gpu/device.ts";
 import { ArbnetError } from "../lib/errors.ts";
 import { type Hash, hashes } from "../lib/hash/mod.ts";
-import type { Activation, Module } from "../lib/nn/mod.ts";
+import { type Activation, ArbLinear, type Module, ReLU, Sequential } from "../lib/nn/mod.ts";
 import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
 import { buildMlp, trainStep } from "../lib/train/mod.ts";
 import {
@@ -18,7 +18,7 @@ import {
   readCheckpointInfo,
   saveCheckpoint,
 } from "../lib/io/checkpoint.ts";
-import { gpuTest, randomF32 } from "./_util.ts";
+import { forwardHost, gpuTest, randomF32 } from "./_util.ts";
 import { Rng } from "../lib/util/random.ts";
 
 const FEATURES = 48;
@@ -327,4 +327,49 @@ gpuTest("checkpoint: saving replaces the previous file atomically", async (gpu) 
   );
   assert.deepEqual((await readCheckpointInfo(path)).progress, { epoch: 1 });
   await removeTmp(path);
+});
+
+gpuTest("checkpoint: weight tying survives a save and a rebuild", async (gpu) => {
+  // A table shared by two layers, and one module used twice.
+  const a = new ArbLinear(gpu, {
+    inFeatures: 12,
+    outFeatures: 12,
+    hash: hashes.uniform(),
+    tableSize: 40,
+    seed: 1,
+  });
+  const b = new ArbLinear(gpu, {
+    inFeatures: 12,
+    outFeatures: 12,
+    hash: hashes.uniform(),
+    table: a.table,
+    seed: 2,
+  });
+  const out = new ArbLinear(gpu, { inFeatures: 12, outFeatures: 3, hash: hashes.dense(), seed: 3 });
+  const relu = new ReLU();
+  const net = new Sequential([a, relu, b, relu, b, relu, out]);
+  const opt = new SGD(net.parameters(), { lr: 0.1, momentum: 0.9 });
+  const x = randomF32(5 * 12, 7);
+  const y = Uint32Array.from([0, 1, 2, 0, 1]);
+  await trainStep(net, opt, x, y, 3);
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  try {
+    await saveCheckpoint(path, { net, opt });
+    const info = await readCheckpointInfo(path);
+    const tie = info.layers.map((l) =>
+      l.kind === "arblinear" ? [l.sameAs ?? null, l.tableOf ?? null] : null
+    );
+    assert.deepEqual(tie, [[null, null], null, [null, 0], null, [2, null], null, [null, null]]);
+    const rebuilt = await buildFromCheckpoint(gpu, path);
+    const layers = (rebuilt.net as Sequential).layers as ArbLinear[];
+    assert.equal(layers[2].table, layers[0].table, "the shared table is shared again");
+    assert.equal(layers[4], layers[2], "the reused module is one module again");
+    assert.equal(rebuilt.net.parameters().length, net.parameters().length);
+    assert.deepEqual(
+      await forwardHost(gpu, rebuilt.net, x, 12),
+      await forwardHost(gpu, net, x, 12),
+    );
+  } finally {
+    await Deno.remove(path);
+  }
 });

@@ -48,11 +48,16 @@ export const CHECKPOINT_FORMAT = "arbnet.checkpoint";
 /** Version of the checkpoint layout written by {@linkcode saveCheckpoint}. */
 export const CHECKPOINT_VERSION = 1;
 
-/** One entry of a checkpointed network structure, in order. */
+/**
+ * One entry of a checkpointed network structure, in order. Weight tying is
+ * recorded, so a load rebuilds it: `sameAs` names the earlier entry whose
+ * very module is used again here (a module used several times), `tableOf`
+ * the earlier ArbLinear whose table this layer shares.
+ */
 export type LayerRecord =
-  | { kind: "arblinear"; config: ArbLinearConfig }
+  | { kind: "arblinear"; config: ArbLinearConfig; sameAs?: number; tableOf?: number }
   | { kind: "relu" }
-  | { kind: "channelbias"; channels: number; pixels: number };
+  | { kind: "channelbias"; channels: number; pixels: number; sameAs?: number };
 
 /** The optimizer as recorded in a checkpoint. */
 export interface OptimizerRecord {
@@ -150,13 +155,22 @@ function flatten(net: Module): Layer[] {
 }
 
 function describe(layers: Layer[]): LayerRecord[] {
-  return layers.map((l): LayerRecord =>
-    l instanceof ArbLinear
-      ? { kind: "arblinear", config: structuredClone(l.config) }
-      : l instanceof ChannelBias
-      ? { kind: "channelbias", channels: l.channels, pixels: l.pixels }
-      : { kind: "relu" }
-  );
+  const tables = new Map<unknown, number>();
+  return layers.map((l, i): LayerRecord => {
+    const first = layers.indexOf(l);
+    const sameAs = first < i && !(l instanceof ReLU) ? { sameAs: first } : {};
+    if (l instanceof ArbLinear) {
+      const owner = tables.get(l.table);
+      if (owner === undefined) tables.set(l.table, i);
+      // A reused module is rebuilt as itself, its table with it.
+      const tableOf = owner !== undefined && first === i ? { tableOf: owner } : {};
+      return { kind: "arblinear", config: structuredClone(l.config), ...sameAs, ...tableOf };
+    }
+    if (l instanceof ChannelBias) {
+      return { kind: "channelbias", channels: l.channels, pixels: l.pixels, ...sameAs };
+    }
+    return { kind: "relu" };
+  });
 }
 
 /**
@@ -310,7 +324,15 @@ function parseInfo(
     throw new ArbnetError(`${source}: the network metadata has no layer list`);
   }
   for (const [i, l] of (network.layers as LayerRecord[]).entries()) {
-    const ok = l && (l.kind === "relu" ||
+    // A tie names an earlier entry of the same kind.
+    const earlier = (k: unknown, kind: string) =>
+      k === undefined ||
+      (Number.isSafeInteger(k) && (k as number) >= 0 && (k as number) < i &&
+        (network.layers as LayerRecord[])[k as number]?.kind === kind);
+    const tiesOk = l?.kind === "relu" ||
+      (earlier((l as { sameAs?: unknown })?.sameAs, l?.kind) &&
+        earlier((l as { tableOf?: unknown })?.tableOf, "arblinear"));
+    const ok = l && tiesOk && (l.kind === "relu" ||
       (l.kind === "channelbias" && Number.isSafeInteger(l.channels) &&
         Number.isSafeInteger(l.pixels)) ||
       (l.kind === "arblinear" && l.config && typeof l.config === "object" &&
@@ -545,6 +567,11 @@ export async function buildFromCheckpoint(
       modules.push(new ReLU());
       continue;
     }
+    // A module used again: the very same object, so its gradients sum over every use.
+    if (l.sameAs !== undefined) {
+      modules.push(modules[l.sameAs]);
+      continue;
+    }
     if (l.kind === "channelbias") {
       const name = `channelbias${modules.length}`;
       modules.push(new ChannelBias(gpu, { channels: l.channels, pixels: l.pixels, name }));
@@ -562,6 +589,7 @@ export async function buildFromCheckpoint(
       tile: options.tile,
       procedural: options.procedural,
       name: `layer${layers.length}`,
+      ...(l.tableOf !== undefined ? { table: (modules[l.tableOf] as ArbLinear).table } : {}),
     });
     layers.push(layer);
     modules.push(layer);
