@@ -25,8 +25,6 @@ import { Rng } from "../util/random.ts";
 import {
   DEFAULT_TILE,
   matmulLaunch,
-  type MatmulShape,
-  type MatmulVariant,
   type Tile,
   tileRows,
   windowMisfit,
@@ -47,6 +45,14 @@ import {
   type Plan,
   type PlanOptions,
 } from "./module.ts";
+import {
+  type AdapterPolicy,
+  adapterPolicy,
+  type LayerModes,
+  planArbLinear,
+  type PlannedProduct,
+  resolveLayerModes,
+} from "./plan_policy.ts";
 
 /** Options of {@linkcode ArbLinear}. */
 export interface ArbLinearOptions {
@@ -81,20 +87,19 @@ export interface ArbLinearOptions {
    * through the inverse index in a fixed order, instead of atomic adds.
    * Two runs then give bit-identical tables. Costs `4·in·out` bytes for the
    * product and the inverse index; not available with `procedural`.
-   * `"auto"` (the default) picks it on CPU adapters (lavapipe, llvmpipe,
-   * SwiftShader: `isFallbackAdapter`), where it measured 0.4–0.8× the
-   * atomic step time, and atomics elsewhere; procedural layers stay atomic.
+   * `"auto"` (the default) follows the adapter's policy (`plan_policy.ts`):
+   * on CPU adapters (lavapipe, llvmpipe, SwiftShader: `isFallbackAdapter`)
+   * it is on, elsewhere atomics; procedural layers stay atomic.
    */
   deterministic?: boolean | "auto";
   /**
    * Write the virtual weight matrix out once per step (`4·in·out` bytes) and
    * run the forward and input-gradient products dense, instead of gathering
    * the weights inside every matmul tile. It pays where a gathered weight is
-   * expensive and reused by many rows: on lavapipe a 784-1000-1000-10 step
-   * measured 22% faster at batch 50 and 32% at 128. `"auto"` (the default) picks it on
-   * CPU adapters for batches of at least {@linkcode MATERIALIZE_MIN_ROWS}
-   * rows; procedural layers never materialise (they exist to store nothing
-   * per weight).
+   * expensive and reused by many rows (lavapipe). `"auto"` (the default)
+   * follows the adapter's policy (`plan_policy.ts`): on CPU adapters, for
+   * batches of at least `MATERIALIZE_MIN_ROWS` rows; procedural layers never
+   * materialise (they exist to store nothing per weight).
    */
   materialize?: boolean | "auto";
   /** Label prefix for parameters and buffers, and the layer's name in errors. Default `"arblinear"`. */
@@ -120,31 +125,6 @@ export interface ArbLinearOptions {
    */
   procedural?: boolean;
 }
-
-/**
- * Smallest batch for which `materialize: "auto"` writes the virtual weights
- * out on a CPU adapter: the extra pass over all weights must be repaid by
- * the row blocks that would each gather them again. On lavapipe it made
- * 784-1000-1000-10 steps 22% faster at batch 50 and 32% at 128; below 32
- * rows it was not measured, and at one row it would double the weight reads.
- */
-export const MATERIALIZE_MIN_ROWS = 32;
-
-/**
- * Smallest batch for which a layer on a CPU adapter writes its weights out
- * transposed before the input gradient, so that dY·Wᵀ reads Wᵀ by rows
- * (window tiles, as the forward) instead of W by columns. For 1000×1000
- * weights on lavapipe the transpose took 0.7 ms and the product by rows
- * 3.0 instead of 5-6 ms at 64 rows, 5.0 instead of 7-8 at 96 and 6.3
- * instead of 9.5 at 128. At 50 rows the two ways came out even until the
- * tuner timed tiles on the device's clock and picked faster window tiles:
- * then, in device time, 1.5 + 4.8 ms against 7.3-7.5 (a VM in a slow
- * spell), and 784-1000-1000-10 steps at batch 50 ran 8% (dense) and 3%
- * (hashed) faster in interleaved A/B. Below 32 rows the fixed cost of the
- * transpose outweighs a product that shrinks with the batch. Applies to
- * dense and materialised layers whose feature counts are multiples of 4.
- */
-export const TRANSPOSE_WEIGHTS_MIN_ROWS = 32;
 
 /** Everything that decides a layer's slots: enough to rebuild it (checkpoints, logs). */
 export interface ArbLinearConfig {
@@ -215,7 +195,9 @@ export class ArbLinear extends Module {
   readonly #biasData: GPUBuffer;
   readonly #tile?: Tile | "auto";
   readonly #inverse: { offsets: GPUBuffer; ranks: GPUBuffer; entries: number } | null;
-  readonly #materialize: boolean | "auto";
+  // Every adapter-dependent choice of the plans (`plan_policy.ts`).
+  readonly #policy: AdapterPolicy;
+  readonly #modes: LayerModes;
   // The written-out virtual weights, shared by every plan (batch size) of the layer.
   #virtualWeights: GPUBuffer | null = null;
   // The weights transposed for the input gradient, shared likewise.
@@ -264,20 +246,13 @@ export class ArbLinear extends Module {
         ? null
         : gpu.upload(packSlotWords(host.indices, host.signs), `${name}.slots`);
     }
-    const det = options.deterministic ?? "auto";
-    if (det !== true && det !== false && det !== "auto") {
-      invalidOption("deterministic", det, `a boolean or "auto"`);
-    }
-    const wantsDet = det === true ||
-      (det === "auto" && gpu.adapter.isFallbackAdapter && !this.#procedural);
-    if (wantsDet && !dense) {
-      if (this.#procedural) {
-        invalidOption(
-          "deterministic",
-          true,
-          "false for a procedural layer (its inverse index would be as large as the slots)",
-        );
-      }
+    this.#policy = adapterPolicy(gpu.adapter);
+    this.#modes = resolveLayerModes(
+      options,
+      { dense, procedural: this.#procedural !== null },
+      this.#policy,
+    );
+    if (this.#modes.inverseIndex) {
       const inv = inverseIndex(this.#indices!, this.#signs ?? null, config.tableSize);
       this.#inverse = {
         offsets: gpu.upload(inv.offsets, `${name}.inverse_offsets`),
@@ -287,18 +262,6 @@ export class ArbLinear extends Module {
     } else {
       this.#inverse = null;
     }
-    const materialize = options.materialize ?? "auto";
-    if (materialize !== true && materialize !== false && materialize !== "auto") {
-      invalidOption("materialize", materialize, `a boolean or "auto"`);
-    }
-    if (materialize === true && this.#procedural) {
-      invalidOption(
-        "materialize",
-        true,
-        "false for a procedural layer (it would store the 4·in·out bytes procedural avoids)",
-      );
-    }
-    this.#materialize = materialize;
     this.table = options.table
       ? sharedTable(gpu, options.table, dense, this.description)
       : new Parameter(
@@ -403,20 +366,6 @@ export class ArbLinear extends Module {
     return { indices, signs };
   }
 
-  /** Whether a plan of `rows` rows writes the virtual weights out (option `materialize`). */
-  #materializes(gpu: Gpu, rows: number): boolean {
-    if (this.isDense || this.#procedural) return false;
-    if (this.#materialize !== "auto") return this.#materialize;
-    return gpu.adapter.isFallbackAdapter && rows >= MATERIALIZE_MIN_ROWS;
-  }
-
-  /** Whether a plan of `rows` rows transposes the weights for the input gradient. */
-  #transposesWeights(gpu: Gpu, rows: number, materialised: boolean): boolean {
-    const c = this.config;
-    return gpu.adapter.isFallbackAdapter && rows >= TRANSPOSE_WEIGHTS_MIN_ROWS &&
-      (this.isDense || materialised) && c.inFeatures % 4 === 0 && c.outFeatures % 4 === 0;
-  }
-
   #virtualBuffer(gpu: Gpu): GPUBuffer {
     const c = this.config;
     return this.#virtualWeights ??= gpu.buffer(
@@ -475,24 +424,32 @@ export class ArbLinear extends Module {
     );
     const forwardOnly = options.forwardOnly === true;
     const out = allocActivation(gpu, rows, c.outFeatures, `${this.name}.out`, !forwardOnly);
-    const weights = this.isDense ? "dense" : "hashed";
-    const family = this.#procedural?.family;
+    // Every choice below is the plan's; this method allocates and binds.
+    const plan = planArbLinear({
+      rows,
+      inFeatures: c.inFeatures,
+      outFeatures: c.outFeatures,
+      tableSize: c.tableSize,
+      dense: this.isDense,
+      procedural: this.#procedural !== null,
+      slots: this.#procedural?.family,
+      ...this.#modes,
+      relu,
+      inputGrad: x.grad !== null,
+    }, this.#policy);
     // Each product gets its own tile: the autotuner measures per variant and shape.
-    const v = async (p: Omit<MatmulVariant, "tile">, shape: MatmulShape) => {
-      const base: MatmulVariant = family ? { ...p, slots: family } : { ...p };
-      let tile = this.#tile === "auto" ? await chooseTile(gpu, base, shape) : this.#tile;
-      if (tile?.window && windowMisfit(base, shape, tile, gpu.limits)) tile = DEFAULT_TILE;
-      return { variant: { ...base, tile }, shape };
+    const v = async ({ variant, shape }: PlannedProduct): Promise<PlannedProduct> => {
+      let tile = this.#tile === "auto" ? await chooseTile(gpu, variant, shape) : this.#tile;
+      if (tile?.window && windowMisfit(variant, shape, tile, gpu.limits)) tile = DEFAULT_TILE;
+      return { variant: { ...variant, tile }, shape };
     };
     const slots = { slots: this.#slots ?? undefined, ...this.#procedural?.buffers };
-    const launch = async (
-      p: { variant: MatmulVariant; shape: MatmulShape },
-      buffers: Parameters<typeof matmulLaunch>[3],
-    ) => await matmulLaunch(gpu, p.variant, p.shape, buffers);
+    const launch = async (p: PlannedProduct, buffers: Parameters<typeof matmulLaunch>[3]) =>
+      await matmulLaunch(gpu, p.variant, p.shape, buffers);
 
     // Materialised: one pass writes V, and the two products that read
     // weights run dense on it.
-    const virtual = this.#materializes(gpu, rows) ? this.#virtualBuffer(gpu) : null;
+    const virtual = plan.materialize ? this.#virtualBuffer(gpu) : null;
     const gather = virtual
       ? (await elementwiseLaunch(gpu, "gather_weights", c.inFeatures * c.outFeatures, {
         slots: this.#slots!,
@@ -500,13 +457,9 @@ export class ArbLinear extends Module {
         weights: virtual,
       })).launch
       : null;
-    const readWeights = virtual ? "dense" : weights;
     const weightBuffers = virtual ? { b: virtual } : { b: this.table.data, ...slots };
     const forward = await launch(
-      await v(
-        { a: "rows", weights: readWeights, b: "rows", store: relu ? "bias_relu" : "bias" },
-        { M: rows, N: c.outFeatures, K: c.inFeatures },
-      ),
+      await v(plan.forward),
       { a: x.buffer, ...weightBuffers, c: out.buffer, bias: this.#biasData },
     );
     const forwardPass = () => {
@@ -542,17 +495,11 @@ export class ArbLinear extends Module {
     const entries = inverse
       ? gpu.buffer(Math.ceil((inverse.entries + 1) / 4) * 16, "arblinear.xtdy")
       : null;
-    const gradStore = this.isDense ? "plain" : inverse ? "permuted" : "scatter";
-    // On CPU adapters the product reads a transposed copy of X by rows (the
-    // batch padded to a multiple of 4, zeros, so 16-row windows align): that
-    // admits window tiles, which the scatter store does not.
-    const transposed = gpu.adapter.isFallbackAdapter && gradStore !== "scatter";
-    const stride = transposed ? Math.ceil(rows / 4) * 4 : rows;
-    const grad = await v(
-      { a: transposed ? "rows" : "cols", weights: "dense", b: "rows", store: gradStore },
-      { M: c.inFeatures, N: c.outFeatures, K: stride, zeroSlot: c.tableSize },
-    );
-    const xt = transposed
+    // Where the policy says so the product reads a transposed copy of X by
+    // rows (plan.transposeInput), which admits window tiles.
+    const stride = plan.xStride;
+    const grad = await v(plan.tableGrad);
+    const xt = plan.transposeInput
       ? gpu.buffer(
         tileRows(grad.variant.tile ?? DEFAULT_TILE, grad.shape, gpu.limits) * stride * 4,
         `${this.name}.xt`,
@@ -590,9 +537,8 @@ export class ArbLinear extends Module {
       ? await biasGradLaunch(gpu, rows, c.outFeatures, dPre, biasWrite.target)
       : null;
     // dX = dY·Wᵀ, reading W by columns, or by rows of a transposed copy
-    // (out×in) written just before (see TRANSPOSE_WEIGHTS_MIN_ROWS).
-    const transposesWeights = x.grad !== null && this.#transposesWeights(gpu, rows, !!virtual);
-    const wt = transposesWeights
+    // (out×in) written just before (plan.transposeWeights).
+    const wt = plan.transposeWeights
       ? this.#transposedWeights ??= gpu.buffer(
         4 * c.inFeatures * c.outFeatures,
         `${this.name}.weights_t`,
@@ -608,17 +554,9 @@ export class ArbLinear extends Module {
         c.inFeatures,
       )
       : null;
-    const inputGrad: Launch | null = x.grad
+    const inputGrad: Launch | null = x.grad && plan.inputGrad
       ? await launch(
-        await v(
-          {
-            a: "rows",
-            weights: wt ? "dense" : readWeights,
-            b: wt ? "rows" : "cols",
-            store: "plain",
-          },
-          { M: rows, N: c.inFeatures, K: c.outFeatures },
-        ),
+        await v(plan.inputGrad),
         { a: dPre, ...(wt ? { b: wt } : weightBuffers), c: x.grad },
       )
       : null;
