@@ -5,6 +5,9 @@
  * later passes only record dispatches, so a training loop allocates no GPU
  * objects per step.
  *
+ * Over ~350 lines on purpose: `Parameter`, `Module`, `Plan` and the gradient-write protocol of
+ * tied parameters are one API.
+ *
  * Layer: nn; imports `lib/gpu`, the kernels and `lib/errors.ts`.
  * @module
  */
