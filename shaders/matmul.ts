@@ -3,6 +3,9 @@
  * layer needs, composes their WGSL from `matmul_pieces.wgsl`, and binds them.
  * The CPU oracle is `matmul_ref.ts`; the tests are `tests/matmul.test.ts`.
  *
+ * Over ~350 lines on purpose: the variant names, the WGSL composition and the windowed launcher
+ * must agree binding by binding with `matmul_pieces.wgsl`.
+ *
  * Layer: kernels; imports `lib/gpu` only.
  * @module
  */

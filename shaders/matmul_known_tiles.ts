@@ -14,6 +14,8 @@
  * fresh runs; `tests/matmul_tune.test.ts` checks that every entry is a
  * candidate for its variant and shape.
  *
+ * Long on purpose: data (one entry per line), not code to read.
+ *
  * Layer: kernels; data only.
  * @module
  */

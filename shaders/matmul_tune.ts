@@ -7,6 +7,10 @@
  * adapters we ran ship in `matmul_known_tiles.ts`, so a fresh machine with
  * such an adapter compiles only the winners for those shapes.
  *
+ * Over ~350 lines on purpose: the candidate lists, the measurement, the cache keys and the
+ * shipped-choice lookup are one decision and change together (the stores live in
+ * `lib/io/tile_cache.ts`, the data in `matmul_known_tiles.ts`).
+ *
  * Layer: kernels; imports `lib/gpu` only.
  * @module
  */

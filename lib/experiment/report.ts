@@ -3,6 +3,8 @@
  * sparsity × swept point), Spearman tests of the seed paper's two claims
  * with a verdict in words, and the two figures as SVG and PNG.
  *
+ * Over ~350 lines on purpose: the aggregation and the wording of one report stay together.
+ *
  * Owns: aggregation and the report's wording. Imports `./results.ts`,
  * `./stats.ts`, `./plot.ts`, `./sweep.ts` and `node:path`.
  * @module

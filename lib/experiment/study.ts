@@ -12,6 +12,9 @@
  * fraction 1/8). Each condition has its own learning rate, chosen on
  * validation by the pilot.
  *
+ * Over ~350 lines on purpose: the conditions, the pilot, the main runs and the contrasts of one
+ * pre-registered protocol must agree, so they are defined side by side.
+ *
  * Owns: the study's grid and contrasts. Imports `./sweep.ts` and `lib/errors.ts`.
  * @module
  */

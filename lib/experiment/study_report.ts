@@ -6,6 +6,9 @@
  * (accuracy against first-layer entropy, against swap noise, and the
  * validation curves).
  *
+ * Over ~350 lines on purpose: the study's aggregation and its wording in one place, so the report
+ * reads as one document.
+ *
  * Owns: the study's aggregation and wording. Imports `./results.ts`,
  * `./stats.ts`, `./study.ts`, `./plot.ts` (types and rendering).
  * @module

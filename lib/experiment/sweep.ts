@@ -3,6 +3,9 @@
  * stable id, and the builders for the seed paper's two experiments (balance:
  * Dirichlet α; noise: Neighborhood radius).
  *
+ * Over ~350 lines on purpose: the run ids hash the canonical JSON of `RunSpec`, so the type, its
+ * canonical form and the builders that fill it stay together.
+ *
  * Owns: run configs, their canonical JSON and ids, the default "quick" and
  * "full" profiles. Imports only `lib/errors.ts` and `node:crypto` (a sync
  * SHA-256, so ids need no `await`).

@@ -1,13 +1,19 @@
 /**
  * The narrow GPU runtime every kernel goes through: one device, a pipeline
  * cache keyed by WGSL source, tracked buffers, and one command encoder that
- * collects a whole training step so it is submitted once.
+ * collects a whole training step so it is submitted once. Device-clock
+ * timing (`timeLaunches`, `capture`) lives in `timing.ts`.
  *
- * Layer: imports only `lib/errors.ts`. Kernels (`shaders/`) build on this.
+ * Longer than most modules on purpose: `Gpu` is one class because the open
+ * encoder and pass, the buffer registry and the lost-device state are
+ * private state that nearly every method shares.
+ *
+ * Layer: imports only `lib/errors.ts` and `timing.ts`. Kernels (`shaders/`) build on this.
  * @module
  */
 
 import { ArbnetError, DeviceLostError } from "../errors.ts";
+import { captureLaunches, timeLaunches, type TimingHost } from "./timing.ts";
 
 /** What {@linkcode requestDevice} accepts. */
 export interface DeviceOptions {
@@ -85,9 +91,6 @@ export interface BufferWindow {
   /** Bytes. */
   readonly size: number;
 }
-
-/** Launches per {@linkcode Gpu.timeLaunches} call: WebGPU caps a query set at 4096 queries. */
-const MAX_TIMED_LAUNCHES = 2048;
 
 // UNIFORM too: a matmul may read windows of any buffer as uniform buffers,
 // which lavapipe loads without a branch per lane (see matmul_window.wgsl).
@@ -183,7 +186,31 @@ export class Gpu {
   };
   #destroyed = false;
   #error: string | null = null;
-  #captured: Launch[] | null = null;
+  // What lib/gpu/timing.ts needs of this device; its `sink` collects
+  // dispatched launches while capturing.
+  readonly #timing: TimingHost<Launch> = {
+    timestamps: () => this.timestamps,
+    createQuerySet: (descriptor) => this.device.createQuerySet(descriptor),
+    flush: () => this.flush(),
+    buffer: (size, label, usage) => this.buffer(size, label, usage),
+    release: (buffer) => this.release(buffer),
+    readBytes: (buffer) => this.readBytes(buffer),
+    recordPass: (launches, repeats, descriptor) => {
+      const enc = this.#openEncoder();
+      this.#endPass();
+      if (descriptor) this.#pass = enc.beginComputePass(descriptor);
+      for (const launch of launches) {
+        for (let r = 0; r < repeats; r++) this.#record(launch);
+      }
+      this.#endPass();
+    },
+    encoder: () => {
+      const enc = this.#openEncoder();
+      this.#endPass();
+      return enc;
+    },
+    sink: null,
+  };
 
   /** Wraps an existing device; most callers want {@linkcode requestDevice}. */
   constructor(device: GPUDevice, adapter: AdapterDescription) {
@@ -442,20 +469,12 @@ export class Gpu {
    * would be collected too.
    */
   async capture(work: () => unknown): Promise<Launch[]> {
-    if (this.#captured) throw new ArbnetError("capture: already capturing on this Gpu");
-    const captured: Launch[] = [];
-    this.#captured = captured;
-    try {
-      await work();
-    } finally {
-      this.#captured = null;
-    }
-    return captured;
+    return await captureLaunches(this.#timing, work);
   }
 
   /** Records a launch (and the launches in its `more`) into the open compute pass. */
   dispatch(launch: Launch): void {
-    if (this.#captured) this.#captured.push(launch);
+    if (this.#timing.sink) this.#timing.sink.push(launch);
     else this.#record(launch);
   }
 
@@ -499,54 +518,7 @@ export class Gpu {
    */
   async timeLaunches(launches: readonly Launch[], repeats = 1): Promise<number[] | null> {
     this.#check();
-    if (!this.timestamps) return null;
-    if (!Number.isInteger(repeats) || repeats < 1) {
-      throw new ArbnetError(`timeLaunches: repeats must be a positive integer, got ${repeats}`);
-    }
-    if (launches.length === 0) return [];
-    if (launches.length > MAX_TIMED_LAUNCHES) {
-      throw new ArbnetError(
-        `timeLaunches: at most ${MAX_TIMED_LAUNCHES} launches per call, got ${launches.length}`,
-      );
-    }
-    this.flush();
-    const count = 2 * launches.length;
-    const querySet = this.device.createQuerySet({
-      type: "timestamp",
-      count,
-      label: "arbnet timing",
-    });
-    const resolved = this.buffer(
-      count * 8,
-      "timestamps",
-      GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-    );
-    try {
-      const enc = this.#openEncoder();
-      for (const launch of launches) this.#record(launch);
-      this.#endPass();
-      for (const [i, launch] of launches.entries()) {
-        this.#pass = enc.beginComputePass({
-          timestampWrites: {
-            querySet,
-            beginningOfPassWriteIndex: 2 * i,
-            endOfPassWriteIndex: 2 * i + 1,
-          },
-        });
-        for (let r = 0; r < repeats; r++) this.#record(launch);
-        this.#endPass();
-      }
-      enc.resolveQuerySet(querySet, 0, count, resolved, 0);
-      const ticks = new BigInt64Array(await this.readBytes(resolved));
-      // Nanoseconds by the spec; a driver may reorder or zero timestamps, and a
-      // negative span is clamped rather than passed on as a time.
-      return launches.map((_, i) =>
-        Math.max(0, Number(ticks[2 * i + 1] - ticks[2 * i])) / 1e6 / repeats
-      );
-    } finally {
-      querySet.destroy();
-      this.release(resolved);
-    }
+    return await timeLaunches(this.#timing, launches, repeats);
   }
 
   /** Submits everything recorded so far as one command buffer. */

@@ -16,6 +16,9 @@
  * it was. Writes go to `<path>.tmp-<pid>` and are renamed into place, so a
  * crash mid-write keeps the previous checkpoint.
  *
+ * Over ~350 lines on purpose: saving, reading and loading mirror each other field by field and are
+ * checked against one format (the container itself is `safetensors.ts`).
+ *
  * Layer: io; imports `lib/gpu`, `lib/hash`, `lib/nn`, `lib/optim`,
  * `lib/io/safetensors.ts` and `node:crypto`.
  * @module

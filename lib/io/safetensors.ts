@@ -10,6 +10,9 @@
  * shape whose size disagrees with its byte range, and byte ranges that are
  * out of bounds, overlap or leave holes (the reference implementation's rules).
  *
+ * Over ~350 lines on purpose: the encoder and the strict decoder side by side, each decoding rule
+ * next to the format it enforces.
+ *
  * Layer: io; imports only `lib/errors.ts`.
  * @module
  */

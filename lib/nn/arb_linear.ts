@@ -3,30 +3,28 @@
  * weight matrix is virtual. Each position reads a slot of a small trainable
  * table through a hash (and a sign), inside the matmul's operand loads.
  *
- * Layer: nn; imports `lib/gpu`, the kernels, `lib/hash`, `lib/util`.
+ * Its options, config and initial table are in `arb_linear_config.ts`;
+ * every adapter-dependent choice of its kernels is made by the pure plan of
+ * `plan_policy.ts`, and this module allocates and binds what the plan says.
+ * Over ~350 lines because `ArbLinear` is one class whose host slots, GPU
+ * buffers and plans share private state.
+ *
+ * Layer: nn; imports `lib/gpu`, the kernels, `lib/hash`.
  * @module
  */
 
 import type { Gpu, Launch } from "../gpu/device.ts";
-import { ArbnetError, invalidOption } from "../errors.ts";
+import { invalidOption } from "../errors.ts";
 import type { Hash, IndexSpec } from "../hash/types.ts";
 import { hashes, proceduralSlotCounts, slotCounts } from "../hash/mod.ts";
 import { isDenseHash } from "../hash/dense.ts";
 import { checkHashOutput } from "../hash/validate.ts";
-import {
-  hasProceduralForm,
-  PROCEDURAL_FAMILIES,
-  type ProceduralHash,
-  proceduralHash,
-} from "../hash/procedural.ts";
+import { type ProceduralHash, proceduralHash } from "../hash/procedural.ts";
 import { defineCustomSlots, type ProceduralSlotBuffers } from "../../shaders/hash.ts";
 import { checkCustomSlots } from "./custom_slots.ts";
-import { Rng } from "../util/random.ts";
 import {
   DEFAULT_TILE,
   matmulLaunch,
-  type MatmulShape,
-  type MatmulVariant,
   type Tile,
   tileRows,
   windowMisfit,
@@ -47,136 +45,34 @@ import {
   type Plan,
   type PlanOptions,
 } from "./module.ts";
+import {
+  type AdapterPolicy,
+  adapterPolicy,
+  type LayerModes,
+  planArbLinear,
+  type PlannedProduct,
+  resolveLayerModes,
+} from "./plan_policy.ts";
+import {
+  type ArbLinearConfig,
+  type ArbLinearOptions,
+  bindableBytes,
+  checkBindable,
+  checkLayerMemory,
+  hashFanIn,
+  initTable,
+  packSlotWords,
+  resolveConfig,
+  sharedTable,
+} from "./arb_linear_config.ts";
 
-/** Options of {@linkcode ArbLinear}. */
-export interface ArbLinearOptions {
-  /** Input features (rows of the virtual matrix). */
-  inFeatures: number;
-  /** Output features (columns of the virtual matrix). */
-  outFeatures: number;
-  /** The weight-sharing pattern. */
-  hash: Hash;
-  /**
-   * Trainable slots `K`. Default: `round(tableFraction · in · out)`, or
-   * `in · out` for the dense hash.
-   */
-  tableSize?: number;
-  /** Table size as a fraction of the virtual matrix, used when `tableSize` is absent. Default 1. */
-  tableFraction?: number;
-  /** Fraction of positions sent to the zero slot, in [0, 1). Default 0. */
-  sparsity?: number;
-  /** Seed of the hash and of the initial table. Default 0. */
-  seed?: number;
-  /** Learn a bias. Default true. */
-  bias?: boolean;
-  /**
-   * Register tile of the matmuls: a fixed tile, `"auto"` (measure a few
-   * tiles once per adapter and shape, cached: see `shaders/matmul_tune.ts`),
-   * or absent for the portable default. A fixed window tile runs the
-   * products it fits (`windowMisfit`); the others take the default tile.
-   */
-  tile?: Tile | "auto";
-  /**
-   * Deterministic table gradient: materialise `Xᵀ·dY` and sum it per slot
-   * through the inverse index in a fixed order, instead of atomic adds.
-   * Two runs then give bit-identical tables. Costs `4·in·out` bytes for the
-   * product and the inverse index; not available with `procedural`.
-   * `"auto"` (the default) picks it on CPU adapters (lavapipe, llvmpipe,
-   * SwiftShader: `isFallbackAdapter`), where it measured 0.4–0.8× the
-   * atomic step time, and atomics elsewhere; procedural layers stay atomic.
-   */
-  deterministic?: boolean | "auto";
-  /**
-   * Write the virtual weight matrix out once per step (`4·in·out` bytes) and
-   * run the forward and input-gradient products dense, instead of gathering
-   * the weights inside every matmul tile. It pays where a gathered weight is
-   * expensive and reused by many rows: on lavapipe a 784-1000-1000-10 step
-   * measured 22% faster at batch 50 and 32% at 128. `"auto"` (the default) picks it on
-   * CPU adapters for batches of at least {@linkcode MATERIALIZE_MIN_ROWS}
-   * rows; procedural layers never materialise (they exist to store nothing
-   * per weight).
-   */
-  materialize?: boolean | "auto";
-  /** Label prefix for parameters and buffers, and the layer's name in errors. Default `"arblinear"`. */
-  name?: string;
-  /**
-   * Weight tying: hash into this existing table (another layer's `table`)
-   * instead of a new one. Its gradient then sums both layers' (the table is
-   * {@linkcode Parameter.tied}), and a container lists it once. `tableSize`
-   * defaults to the table's size and may exceed `inFeatures × outFeatures`
-   * (other layers use the other slots). A hashed layer needs a table made
-   * by a hashed layer (it ends in the zero slot). The table keeps its first
-   * layer's initialisation. Share before the first forward pass of either
-   * layer. A network-wide table is every layer given the first one's.
-   */
-  table?: Parameter;
-  /**
-   * Recompute every slot word in the shaders from the seed instead of
-   * storing one u32 per position: GPU memory is then the table (plus a
-   * `2·K`-word alias table for `dirichlet`), whatever `inFeatures ×
-   * outFeatures`, at the cost of a few hashes per weight read. Only the
-   * `uniform`, `neighborhood` and `dirichlet` families have a procedural
-   * form. The slots are the same bit for bit. Default false.
-   */
-  procedural?: boolean;
-}
-
-/**
- * Smallest batch for which `materialize: "auto"` writes the virtual weights
- * out on a CPU adapter: the extra pass over all weights must be repaid by
- * the row blocks that would each gather them again. On lavapipe it made
- * 784-1000-1000-10 steps 22% faster at batch 50 and 32% at 128; below 32
- * rows it was not measured, and at one row it would double the weight reads.
- */
-export const MATERIALIZE_MIN_ROWS = 32;
-
-/**
- * Smallest batch for which a layer on a CPU adapter writes its weights out
- * transposed before the input gradient, so that dY·Wᵀ reads Wᵀ by rows
- * (window tiles, as the forward) instead of W by columns. For 1000×1000
- * weights on lavapipe the transpose took 0.7 ms and the product by rows
- * 3.0 instead of 5-6 ms at 64 rows, 5.0 instead of 7-8 at 96 and 6.3
- * instead of 9.5 at 128. At 50 rows the two ways came out even until the
- * tuner timed tiles on the device's clock and picked faster window tiles:
- * then, in device time, 1.5 + 4.8 ms against 7.3-7.5 (a VM in a slow
- * spell), and 784-1000-1000-10 steps at batch 50 ran 8% (dense) and 3%
- * (hashed) faster in interleaved A/B. Below 32 rows the fixed cost of the
- * transpose outweighs a product that shrinks with the batch. Applies to
- * dense and materialised layers whose feature counts are multiples of 4.
- */
-export const TRANSPOSE_WEIGHTS_MIN_ROWS = 32;
-
-/** Everything that decides a layer's slots: enough to rebuild it (checkpoints, logs). */
-export interface ArbLinearConfig {
-  /** Input features. */
-  inFeatures: number;
-  /** Output features. */
-  outFeatures: number;
-  /** Trainable slots. */
-  tableSize: number;
-  /** Zero-slot fraction. */
-  sparsity: number;
-  /** Seed. */
-  seed: number;
-  /** Whether there is a bias. */
-  bias: boolean;
-  /** Hash family and options. */
-  hash: { family: string; options: Record<string, number | string | boolean> };
-}
-
-const SIGN_BIT = 0x80000000;
-
-/**
- * Packs slots and signs into the kernels' slot words (slot in the low 31
- * bits, bit 31 set where the sign is −1).
- */
-export function packSlotWords(indices: Uint32Array, signs: Int8Array | null): Uint32Array {
-  const words = new Uint32Array(indices.length);
-  for (let p = 0; p < indices.length; p++) {
-    words[p] = signs && signs[p] < 0 ? (indices[p] | SIGN_BIT) >>> 0 : indices[p];
-  }
-  return words;
-}
+export {
+  type ArbLinearConfig,
+  type ArbLinearOptions,
+  bindableBytes,
+  checkBindable,
+  packSlotWords,
+} from "./arb_linear_config.ts";
 
 /**
  * A linear layer `y = x·V + b` with a hashed virtual weight matrix `V`.
@@ -215,7 +111,9 @@ export class ArbLinear extends Module {
   readonly #biasData: GPUBuffer;
   readonly #tile?: Tile | "auto";
   readonly #inverse: { offsets: GPUBuffer; ranks: GPUBuffer; entries: number } | null;
-  readonly #materialize: boolean | "auto";
+  // Every adapter-dependent choice of the plans (`plan_policy.ts`).
+  readonly #policy: AdapterPolicy;
+  readonly #modes: LayerModes;
   // The written-out virtual weights, shared by every plan (batch size) of the layer.
   #virtualWeights: GPUBuffer | null = null;
   // The weights transposed for the input gradient, shared likewise.
@@ -231,7 +129,7 @@ export class ArbLinear extends Module {
     const name = options.name ?? "arblinear";
     if (typeof name !== "string" || name === "") invalidOption("name", name, "a non-empty string");
     this.name = name;
-    this.#checkMemory(gpu, options);
+    checkLayerMemory(gpu, name, config, options);
     const spec = {
       rows: config.inFeatures,
       cols: config.outFeatures,
@@ -264,20 +162,13 @@ export class ArbLinear extends Module {
         ? null
         : gpu.upload(packSlotWords(host.indices, host.signs), `${name}.slots`);
     }
-    const det = options.deterministic ?? "auto";
-    if (det !== true && det !== false && det !== "auto") {
-      invalidOption("deterministic", det, `a boolean or "auto"`);
-    }
-    const wantsDet = det === true ||
-      (det === "auto" && gpu.adapter.isFallbackAdapter && !this.#procedural);
-    if (wantsDet && !dense) {
-      if (this.#procedural) {
-        invalidOption(
-          "deterministic",
-          true,
-          "false for a procedural layer (its inverse index would be as large as the slots)",
-        );
-      }
+    this.#policy = adapterPolicy(gpu.adapter);
+    this.#modes = resolveLayerModes(
+      options,
+      { dense, procedural: this.#procedural !== null },
+      this.#policy,
+    );
+    if (this.#modes.inverseIndex) {
       const inv = inverseIndex(this.#indices!, this.#signs ?? null, config.tableSize);
       this.#inverse = {
         offsets: gpu.upload(inv.offsets, `${name}.inverse_offsets`),
@@ -287,18 +178,6 @@ export class ArbLinear extends Module {
     } else {
       this.#inverse = null;
     }
-    const materialize = options.materialize ?? "auto";
-    if (materialize !== true && materialize !== false && materialize !== "auto") {
-      invalidOption("materialize", materialize, `a boolean or "auto"`);
-    }
-    if (materialize === true && this.#procedural) {
-      invalidOption(
-        "materialize",
-        true,
-        "false for a procedural layer (it would store the 4·in·out bytes procedural avoids)",
-      );
-    }
-    this.#materialize = materialize;
     this.table = options.table
       ? sharedTable(gpu, options.table, dense, this.description)
       : new Parameter(
@@ -327,41 +206,6 @@ export class ArbLinear extends Module {
     const c = this.config;
     const procedural = this.#procedural ? ", procedural" : "";
     return `ArbLinear ${this.name} (${c.inFeatures}×${c.outFeatures}, ${c.hash.family} hash${procedural})`;
-  }
-
-  /**
-   * Refuses, before allocating anything, a layer whose buffers this device
-   * cannot bind: WebGPU would otherwise skip the kernels silently.
-   */
-  #checkMemory(gpu: Gpu, o: ArbLinearOptions): void {
-    const c = this.config;
-    const n = c.inFeatures * c.outFeatures;
-    const dense = isDenseHash(o.hash) && c.sparsity === 0;
-    const layer =
-      `ArbLinear ${this.name} (${c.inFeatures}×${c.outFeatures}, ${c.hash.family} hash)`;
-    const fits = (what: string, bytes: number, fix: string) =>
-      checkBindable(gpu, `${layer}: ${what}`, bytes, fix);
-    if (dense) {
-      fits(
-        "its weight table (4 bytes per weight)",
-        4 * (n + 1),
-        "share weights through a hash with a smaller table, e.g. hashes.uniform() with " +
-          "tableFraction < 1, or use a smaller layer",
-      );
-      return;
-    }
-    if (o.procedural !== true) {
-      fits(
-        "its slot buffer (4 bytes per position of the virtual matrix)",
-        4 * n,
-        hasProceduralForm(o.hash)
-          ? "use the procedural hash (procedural: true, --procedural), which recomputes the " +
-            "slots in the shaders and stores none, or a smaller layer"
-          : `use a smaller layer (the ${c.hash.family} hash has no procedural form)`,
-      );
-    }
-    // The deterministic mode's per-position buffers are the slot buffer's size, checked above.
-    fits("its table (4 bytes per slot)", 4 * (c.tableSize + 2), "use a smaller tableSize");
   }
 
   /**
@@ -401,20 +245,6 @@ export class ArbLinear extends Module {
     this.#indices = indices;
     this.#signs = signs;
     return { indices, signs };
-  }
-
-  /** Whether a plan of `rows` rows writes the virtual weights out (option `materialize`). */
-  #materializes(gpu: Gpu, rows: number): boolean {
-    if (this.isDense || this.#procedural) return false;
-    if (this.#materialize !== "auto") return this.#materialize;
-    return gpu.adapter.isFallbackAdapter && rows >= MATERIALIZE_MIN_ROWS;
-  }
-
-  /** Whether a plan of `rows` rows transposes the weights for the input gradient. */
-  #transposesWeights(gpu: Gpu, rows: number, materialised: boolean): boolean {
-    const c = this.config;
-    return gpu.adapter.isFallbackAdapter && rows >= TRANSPOSE_WEIGHTS_MIN_ROWS &&
-      (this.isDense || materialised) && c.inFeatures % 4 === 0 && c.outFeatures % 4 === 0;
   }
 
   #virtualBuffer(gpu: Gpu): GPUBuffer {
@@ -475,24 +305,32 @@ export class ArbLinear extends Module {
     );
     const forwardOnly = options.forwardOnly === true;
     const out = allocActivation(gpu, rows, c.outFeatures, `${this.name}.out`, !forwardOnly);
-    const weights = this.isDense ? "dense" : "hashed";
-    const family = this.#procedural?.family;
+    // Every choice below is the plan's; this method allocates and binds.
+    const plan = planArbLinear({
+      rows,
+      inFeatures: c.inFeatures,
+      outFeatures: c.outFeatures,
+      tableSize: c.tableSize,
+      dense: this.isDense,
+      procedural: this.#procedural !== null,
+      slots: this.#procedural?.family,
+      ...this.#modes,
+      relu,
+      inputGrad: x.grad !== null,
+    }, this.#policy);
     // Each product gets its own tile: the autotuner measures per variant and shape.
-    const v = async (p: Omit<MatmulVariant, "tile">, shape: MatmulShape) => {
-      const base: MatmulVariant = family ? { ...p, slots: family } : { ...p };
-      let tile = this.#tile === "auto" ? await chooseTile(gpu, base, shape) : this.#tile;
-      if (tile?.window && windowMisfit(base, shape, tile, gpu.limits)) tile = DEFAULT_TILE;
-      return { variant: { ...base, tile }, shape };
+    const v = async ({ variant, shape }: PlannedProduct): Promise<PlannedProduct> => {
+      let tile = this.#tile === "auto" ? await chooseTile(gpu, variant, shape) : this.#tile;
+      if (tile?.window && windowMisfit(variant, shape, tile, gpu.limits)) tile = DEFAULT_TILE;
+      return { variant: { ...variant, tile }, shape };
     };
     const slots = { slots: this.#slots ?? undefined, ...this.#procedural?.buffers };
-    const launch = async (
-      p: { variant: MatmulVariant; shape: MatmulShape },
-      buffers: Parameters<typeof matmulLaunch>[3],
-    ) => await matmulLaunch(gpu, p.variant, p.shape, buffers);
+    const launch = async (p: PlannedProduct, buffers: Parameters<typeof matmulLaunch>[3]) =>
+      await matmulLaunch(gpu, p.variant, p.shape, buffers);
 
     // Materialised: one pass writes V, and the two products that read
     // weights run dense on it.
-    const virtual = this.#materializes(gpu, rows) ? this.#virtualBuffer(gpu) : null;
+    const virtual = plan.materialize ? this.#virtualBuffer(gpu) : null;
     const gather = virtual
       ? (await elementwiseLaunch(gpu, "gather_weights", c.inFeatures * c.outFeatures, {
         slots: this.#slots!,
@@ -500,13 +338,9 @@ export class ArbLinear extends Module {
         weights: virtual,
       })).launch
       : null;
-    const readWeights = virtual ? "dense" : weights;
     const weightBuffers = virtual ? { b: virtual } : { b: this.table.data, ...slots };
     const forward = await launch(
-      await v(
-        { a: "rows", weights: readWeights, b: "rows", store: relu ? "bias_relu" : "bias" },
-        { M: rows, N: c.outFeatures, K: c.inFeatures },
-      ),
+      await v(plan.forward),
       { a: x.buffer, ...weightBuffers, c: out.buffer, bias: this.#biasData },
     );
     const forwardPass = () => {
@@ -542,17 +376,11 @@ export class ArbLinear extends Module {
     const entries = inverse
       ? gpu.buffer(Math.ceil((inverse.entries + 1) / 4) * 16, "arblinear.xtdy")
       : null;
-    const gradStore = this.isDense ? "plain" : inverse ? "permuted" : "scatter";
-    // On CPU adapters the product reads a transposed copy of X by rows (the
-    // batch padded to a multiple of 4, zeros, so 16-row windows align): that
-    // admits window tiles, which the scatter store does not.
-    const transposed = gpu.adapter.isFallbackAdapter && gradStore !== "scatter";
-    const stride = transposed ? Math.ceil(rows / 4) * 4 : rows;
-    const grad = await v(
-      { a: transposed ? "rows" : "cols", weights: "dense", b: "rows", store: gradStore },
-      { M: c.inFeatures, N: c.outFeatures, K: stride, zeroSlot: c.tableSize },
-    );
-    const xt = transposed
+    // Where the policy says so the product reads a transposed copy of X by
+    // rows (plan.transposeInput), which admits window tiles.
+    const stride = plan.xStride;
+    const grad = await v(plan.tableGrad);
+    const xt = plan.transposeInput
       ? gpu.buffer(
         tileRows(grad.variant.tile ?? DEFAULT_TILE, grad.shape, gpu.limits) * stride * 4,
         `${this.name}.xt`,
@@ -590,9 +418,8 @@ export class ArbLinear extends Module {
       ? await biasGradLaunch(gpu, rows, c.outFeatures, dPre, biasWrite.target)
       : null;
     // dX = dY·Wᵀ, reading W by columns, or by rows of a transposed copy
-    // (out×in) written just before (see TRANSPOSE_WEIGHTS_MIN_ROWS).
-    const transposesWeights = x.grad !== null && this.#transposesWeights(gpu, rows, !!virtual);
-    const wt = transposesWeights
+    // (out×in) written just before (plan.transposeWeights).
+    const wt = plan.transposeWeights
       ? this.#transposedWeights ??= gpu.buffer(
         4 * c.inFeatures * c.outFeatures,
         `${this.name}.weights_t`,
@@ -608,17 +435,9 @@ export class ArbLinear extends Module {
         c.inFeatures,
       )
       : null;
-    const inputGrad: Launch | null = x.grad
+    const inputGrad: Launch | null = x.grad && plan.inputGrad
       ? await launch(
-        await v(
-          {
-            a: "rows",
-            weights: wt ? "dense" : readWeights,
-            b: wt ? "rows" : "cols",
-            store: "plain",
-          },
-          { M: rows, N: c.inFeatures, K: c.outFeatures },
-        ),
+        await v(plan.inputGrad),
         { a: dPre, ...(wt ? { b: wt } : weightBuffers), c: x.grad },
       )
       : null;
@@ -642,146 +461,6 @@ export class ArbLinear extends Module {
       },
     };
   }
-}
-
-/** The largest buffer this device can bind as storage, and which limit sets it. */
-export function bindableBytes(gpu: Gpu): { max: number; limit: string } {
-  const l = gpu.limits;
-  return l.maxStorageBufferBindingSize <= l.maxBufferSize
-    ? { max: l.maxStorageBufferBindingSize, limit: "maxStorageBufferBindingSize" }
-    : { max: l.maxBufferSize, limit: "maxBufferSize" };
-}
-
-/** Throws naming `what`, the limit and the excess when `bytes` cannot be bound as one buffer. */
-export function checkBindable(gpu: Gpu, what: string, bytes: number, fix: string): void {
-  const { max, limit } = bindableBytes(gpu);
-  if (bytes > max) {
-    throw new ArbnetError(
-      `${what} needs ${bytes} bytes, over this device's ${limit} (${max}) by ${bytes - max} ` +
-        `bytes; ${fix}`,
-    );
-  }
-}
-
-function resolveConfig(o: ArbLinearOptions): ArbLinearConfig {
-  const positiveInt = (name: string, v: unknown) => {
-    if (!Number.isInteger(v) || (v as number) < 1) invalidOption(name, v, "a positive integer");
-  };
-  positiveInt("inFeatures", o.inFeatures);
-  positiveInt("outFeatures", o.outFeatures);
-  if (!o.hash || typeof o.hash.indices !== "function") {
-    invalidOption("hash", o.hash, "a Hash, e.g. hashes.uniform()");
-  }
-  const virtual = o.inFeatures * o.outFeatures;
-  if (virtual > 2 ** 32) {
-    invalidOption(
-      "inFeatures × outFeatures",
-      virtual,
-      "at most 2^32 positions (positions are u32); use a smaller layer",
-    );
-  }
-  const fraction = o.tableFraction ?? 1;
-  if (!(fraction > 0 && fraction <= 1)) {
-    invalidOption("tableFraction", fraction, "a number in (0, 1]");
-  }
-  if (o.table !== undefined && !(o.table instanceof Parameter)) {
-    invalidOption("table", o.table, "another layer's table (a Parameter)");
-  }
-  const tableSize = o.tableSize ?? o.table?.size ??
-    (isDenseHash(o.hash) ? virtual : Math.max(1, Math.round(virtual * fraction)));
-  positiveInt("tableSize", tableSize);
-  if (tableSize >= 2 ** 31) invalidOption("tableSize", tableSize, "below 2^31 slots");
-  if (o.table && tableSize !== o.table.size) {
-    invalidOption("tableSize", tableSize, `the shared table's size, ${o.table.size}`);
-  }
-  // More slots than positions leaves slots that no position reads: memory and
-  // optimizer work for nothing, and an occupancy entropy that cannot reach 1.
-  // A shared table's other slots are other layers'.
-  if (tableSize > virtual && !o.table) {
-    invalidOption(
-      "tableSize",
-      tableSize,
-      `at most inFeatures × outFeatures = ${virtual}: a larger table leaves slots unused`,
-    );
-  }
-  const sparsity = o.sparsity ?? 0;
-  if (!(sparsity >= 0 && sparsity < 1)) invalidOption("sparsity", sparsity, "a number in [0, 1)");
-  const seed = o.seed ?? 0;
-  if (!Number.isInteger(seed)) invalidOption("seed", seed, "an integer");
-  if (o.procedural !== undefined && typeof o.procedural !== "boolean") {
-    invalidOption("procedural", o.procedural, "true or false");
-  }
-  if (o.procedural === true && !hasProceduralForm(o.hash)) {
-    throw new ArbnetError(
-      `invalid procedural: true for the ${o.hash.family} hash (only ${
-        PROCEDURAL_FAMILIES.join(", ")
-      } and user families with a wgsl rule can be recomputed in the shaders); drop the ` +
-        "procedural option to materialise its slots",
-    );
-  }
-  if (isDenseHash(o.hash) && tableSize !== virtual) {
-    throw new ArbnetError(
-      `the dense hash needs tableSize = inFeatures × outFeatures = ${virtual}, got ${tableSize}`,
-    );
-  }
-  return {
-    inFeatures: o.inFeatures,
-    outFeatures: o.outFeatures,
-    tableSize,
-    sparsity,
-    seed,
-    bias: o.bias ?? true,
-    hash: { family: o.hash.family, options: { ...o.hash.options } },
-  };
-}
-
-/**
- * The fan-in of one output before sparsity: the hash's own `fanIn` (a
- * convolution's receptive field), else every input row.
- */
-function hashFanIn(hash: Hash, spec: IndexSpec): number {
-  if (typeof hash.fanIn !== "function") return spec.rows;
-  const f = hash.fanIn(spec);
-  if (!(Number.isFinite(f) && f > 0 && f <= spec.rows)) {
-    throw new ArbnetError(
-      `the ${hash.family} hash's fanIn(spec) returned ${f}; it must be a number in ` +
-        `(0, rows = ${spec.rows}]: the inputs one output reads outside the zero slot`,
-    );
-  }
-  return f;
-}
-
-/**
- * He-uniform initial table: every virtual weight is then U(±√(6/fanIn′)),
- * where fanIn′ = fanIn·(1 − sparsity) is the fan-in the zero slot leaves
- * (`fanIn` from {@linkcode hashFanIn}: the inputs, or a convolution's
- * receptive field). `extra` zero entries follow (the zero slot).
- */
-function initTable(c: ArbLinearConfig, extra: number, fanInBefore: number): Float32Array {
-  const fanIn = Math.max(1, fanInBefore * (1 - c.sparsity));
-  const bound = Math.sqrt(6 / fanIn);
-  const rng = new Rng((c.seed ^ 0x5eed7ab1e) >>> 0);
-  const t = new Float32Array(c.tableSize + extra);
-  for (let k = 0; k < c.tableSize; k++) t[k] = (2 * rng.next() - 1) * bound;
-  return t;
-}
-
-/**
- * `table` checked for a layer that shares it (option `table`), and tied:
- * same device, and a zero slot after it for a hashed layer.
- */
-function sharedTable(gpu: Gpu, table: Parameter, dense: boolean, who: string): Parameter {
-  if (table.gpuDevice !== gpu) {
-    throw new ArbnetError(`${who}: the shared table ${table.name} lives on another device`);
-  }
-  if (!dense && table.data.size < 4 * (table.size + 1)) {
-    throw new ArbnetError(
-      `${who}: the shared table ${table.name} has no zero slot (a dense layer's table); ` +
-        "share a hashed layer's table instead",
-    );
-  }
-  table.tie();
-  return table;
 }
 
 /** Options of {@linkcode Linear}: an ArbLinear without hash options. */

@@ -23,10 +23,9 @@ export {
   type ArbLinearOptions,
   Linear,
   type LinearOptions,
-  MATERIALIZE_MIN_ROWS,
   packSlotWords,
-  TRANSPOSE_WEIGHTS_MIN_ROWS,
 } from "./arb_linear.ts";
+export { MATERIALIZE_MIN_ROWS, TRANSPOSE_WEIGHTS_MIN_ROWS } from "./plan_policy.ts";
 export { ElementwiseLayer, ReLU, Sequential, Tanh } from "./layers.ts";
 export { RNN, type RnnOptions } from "./rnn.ts";
 export {

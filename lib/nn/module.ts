@@ -5,13 +5,16 @@
  * later passes only record dispatches, so a training loop allocates no GPU
  * objects per step.
  *
+ * Over ~350 lines on purpose: `Parameter`, `Module`, `Plan` and the gradient-write protocol of
+ * tied parameters are one API.
+ *
  * Layer: nn; imports `lib/gpu`, the kernels and `lib/errors.ts`.
  * @module
  */
 
 import type { Gpu } from "../gpu/device.ts";
 import { ArbnetError } from "../errors.ts";
-import { windowRows } from "../../shaders/matmul.ts";
+import { activationRows } from "./plan_policy.ts";
 import { elementwiseLaunch } from "../../shaders/elementwise.ts";
 
 // Backward passes, counted so that a tied parameter's uses can tell which of
@@ -333,12 +336,12 @@ export async function gradWrite(
 }
 
 /**
- * Bytes of an activation's buffer: whole blocks of rows for the matmul's
- * window tiles ({@linkcode windowRows}), so no block needs a slower
- * dispatch. The rows past `rows` stay zero.
+ * Bytes of an activation's buffer: the rows the adapter policy asks for
+ * ({@linkcode activationRows}: whole blocks for window tiles), which stay
+ * zero past `rows`.
  */
 export function activationBytes(rows: number, features: number): number {
-  return windowRows(rows) * features * 4;
+  return activationRows(rows) * features * 4;
 }
 
 /** Allocates an activation (and its gradient buffer when `withGrad`). */

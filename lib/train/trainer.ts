@@ -3,6 +3,9 @@
  * loss → `net.backward` → `opt.step` → one submission. Plus evaluation over
  * a dataset. Metrics stay on the GPU until someone asks for them.
  *
+ * Over ~350 lines on purpose: `Trainer` is one class whose step, evaluation and metric reads share
+ * its plans and batch buffers.
+ *
  * Layer: train; imports `lib/gpu`, `lib/nn`, `lib/optim`, `lib/data`.
  * @module
  */
