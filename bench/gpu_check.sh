@@ -6,11 +6,11 @@
 #   bash bench/gpu_check.sh
 #
 # Parts, each under its own time limit (seconds), each writing one log under $OUT:
-#   adapter  30  the WebGPU adapter Deno gets (bench/gpu_adapter.ts)     adapter.log
+#   adapter  20  the WebGPU adapter Deno gets (bench/gpu_adapter.ts)     adapter.log
 #   tests   100  the GPU kernel tests, which import no npm package      tests.log
-#   train   120  the default MNIST training (scripts/train.ts), to the end  train.log, train.jsonl
-#   steps   100  784-1000-1000-10 steps, ours alone (bench/compare.ts --no-peer)  steps.log
-#   torch    60  PyTorch CUDA's same step (bench/torch_hashed_mlp.py)   torch.log
+#   train   100  the default MNIST training (scripts/train.ts), to the end  train.log, train.jsonl
+#   steps   150  784-1000-1000-10 steps, ours alone (bench/compare.ts --no-peer)  steps.log
+#   torch    50  PyTorch CUDA's same step (bench/torch_hashed_mlp.py)   torch.log
 #   kernels  60  kernels against the dense product, and a step's kernels  kernels.log
 # plus tiles.json, the tiles the autotuner chose on that adapter: 8 files, the
 # most a call brings back. At the end it prints a summary (bench/gpu_summary.ts).
@@ -82,7 +82,7 @@ adapter_part() {
   } >>"$out/adapter.log" 2>&1
   local allow=()
   [ -n "$tiny" ] && allow=(--allow-software)
-  part adapter adapter 30 "${run[@]}" bench/gpu_adapter.ts "${allow[@]}"
+  part adapter adapter 20 "${run[@]}" bench/gpu_adapter.ts "${allow[@]}"
 }
 
 tests_part() {
@@ -92,12 +92,12 @@ tests_part() {
 }
 
 train_part() {
-  part train train 120 "${run[@]}" scripts/train.ts --data "$data" --quiet \
+  part train train 100 "${run[@]}" scripts/train.ts --data "$data" --quiet \
     --log "$out/train.jsonl" "${train_flags[@]}"
 }
 
 steps_part() {
-  part steps steps 100 "${run[@]}" bench/compare.ts --no-peer --deterministic "${steps_flags[@]}"
+  part steps steps 150 "${run[@]}" bench/compare.ts --no-peer --deterministic "${steps_flags[@]}"
 }
 
 torch_part() {
@@ -105,7 +105,7 @@ torch_part() {
     echo "torch_hashed_mlp: skipped: $python cannot import torch" | tee -a "$out/torch.log"
     return 0
   fi
-  PYTHONUNBUFFERED=1 part torch torch 60 "$python" bench/torch_hashed_mlp.py "${torch_flags[@]}"
+  PYTHONUNBUFFERED=1 part torch torch 50 "$python" bench/torch_hashed_mlp.py "${torch_flags[@]}"
 }
 
 kernels_part() {

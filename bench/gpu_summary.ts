@@ -146,11 +146,18 @@ function kernels(dir: string): string[] {
   return [...ratios, ...step];
 }
 
-await runMain(async () => {
-  const dir = Deno.args[0];
-  // A mistyped folder is an error, not a summary of six missing parts.
-  await Deno.stat(dir);
-  if (!dir) throw new ArbnetError("usage: deno run --allow-read bench/gpu_summary.ts OUT");
+/** The summary of the logs in `dir`, as printed. */
+export function summarize(dir: string): string {
   const sections = [[adapter(dir)], tests(dir), training(dir), steps(dir), kernels(dir)];
-  console.log(sections.map((s) => s.join("\n")).join("\n\n"));
-});
+  return sections.map((s) => s.join("\n")).join("\n\n");
+}
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const dir = Deno.args[0];
+    if (!dir) throw new ArbnetError("usage: deno run --allow-read bench/gpu_summary.ts OUT");
+    // A mistyped folder is an error, not a summary of six missing parts.
+    await Deno.stat(dir);
+    console.log(summarize(dir));
+  });
+}
