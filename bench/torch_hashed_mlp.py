@@ -4,9 +4,9 @@ The 784-1000-1000-10 MLP with hashed layers (uniform hash, table fraction
 1/8, a sign per virtual weight) or dense ones, momentum SGD (lr 0.01,
 momentum 0.9), softmax cross-entropy, one seeded random batch stepped on
 again and again. A hashed layer's weights are gathered from its table every
-step, W = sign * table[idx], so autograd scatters the weights' gradient
-back into the table (index_put with accumulate), as arbnet's atomic table
-gradient does. The hash is torch's own seeded random index and sign
+step, W = sign * table[idx] (index_select on the flattened index), so
+autograd adds the weights' gradient back into the table with index_add_,
+atomic adds on CUDA, as arbnet's atomic table gradient does. The hash is torch's own seeded random index and sign
 tensors, not arbnet's xxHash32: the same shapes and the same work, not the
 same numbers. Biases are dense, the table He-uniform, as in arbnet.
 
@@ -59,7 +59,7 @@ def build(torch, layers, network, device, seed=1):
         bound = math.sqrt(6 / n_in)  # He-uniform virtual weights, as arbnet's initTable
         if network == "hashed":
             k = max(1, round(n_in * n_out * TABLE_FRACTION))
-            idx = torch.randint(k, (n_in, n_out), generator=g).to(device)
+            idx = torch.randint(k, (n_in * n_out,), generator=g).to(device)
             sign = (torch.randint(2, (n_in, n_out), generator=g) * 2 - 1).float().to(device)
             weights = (torch.rand(k, generator=g) * 2 - 1) * bound
             hashed.append((idx, sign))
@@ -81,7 +81,8 @@ def make_step(torch, params, hashed, x, y):
     def step():
         h = x
         for i, ((w, b), hs) in enumerate(zip(params, hashed)):
-            weight = w if hs is None else hs[1] * w[hs[0]]  # the gather: W = sign * table[idx]
+            # The gather, W = sign * table[idx]; its backward is index_add_ into the table.
+            weight = w if hs is None else hs[1] * w.index_select(0, hs[0]).view_as(hs[1])
             h = torch.addmm(b, h, weight)
             if i < last:
                 h = torch.relu(h)
