@@ -74,7 +74,7 @@ part() {
 
 adapter_part() {
   {
-    echo "nvidia-smi: $(nvidia-smi -L 2>&1 | head -2)"
+    echo "nvidia-smi: $(timeout 10 nvidia-smi -L 2>&1 | head -2)"
     echo "Vulkan loader: $(ldconfig -p | grep -c libvulkan) libvulkan entries in ldconfig"
     for d in /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d; do
       [ -d "$d" ] && echo "ICDs in $d: $(ls "$d" | tr '\n' ' ')"
