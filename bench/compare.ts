@@ -24,7 +24,7 @@
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
 import { median } from "../lib/experiment/stats.ts";
-import { medianRange } from "./format.ts";
+import { medianRange, msText } from "./format.ts";
 import { mlpSetup, pipelinedStepMs, warmUp } from "./mlp_setup.ts";
 import { runTfjsPeer } from "./peers/mod.ts";
 
@@ -90,7 +90,7 @@ await runMain(async () => {
     const r = ours.map((t, i) => t / theirs[i]);
     return r.length > 1 ? medianRange(r) : median(r).toFixed(3);
   };
-  const ms = (t: number[] | null) => (t ? median(t).toFixed(1) : "-");
+  const ms = (t: number[] | null) => (t ? msText(median(t)) : "-");
   if (f.rounds > 1) {
     console.log(
       `Times: median of ${f.rounds} rounds. Ratios: median of the per-round ratios ` +

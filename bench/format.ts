@@ -12,3 +12,11 @@ export function medianRange(values: readonly number[], digits = 3): string {
   const f = (x: number) => x.toFixed(digits);
   return `${f(median(values))} (${f(Math.min(...values))}-${f(Math.max(...values))})`;
 }
+
+/**
+ * Milliseconds to three significant digits: a GPU's kernels and steps take
+ * hundredths of what a CPU adapter's do, which two fixed decimals print as 0.
+ */
+export function msText(ms: number): string {
+  return ms >= 1000 ? ms.toFixed(0) : ms.toPrecision(3);
+}

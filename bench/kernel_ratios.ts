@@ -28,7 +28,7 @@
 import { parseFlags, parseIntList, runMain } from "../lib/cli.ts";
 import { type Gpu, type Launch, requestDevice } from "../lib/gpu/device.ts";
 import { median } from "../lib/experiment/stats.ts";
-import { medianRange } from "./format.ts";
+import { medianRange, msText } from "./format.ts";
 import { type CaseId, type KernelCase, kernelCases, layerBuffers } from "./kernel_cases.ts";
 
 const FLAGS = {
@@ -164,7 +164,7 @@ await runMain(async () => {
       }
       Deno.stderr.writeSync(new TextEncoder().encode("\n"));
       for (const id of TIMED) {
-        console.log(`| ${batch} | ${cases.get(id)!.name} | ${median(ms.get(id)!).toFixed(2)} |`);
+        console.log(`| ${batch} | ${cases.get(id)!.name} | ${msText(median(ms.get(id)!))} |`);
       }
       for (const q of RATIOS) {
         const per = ms.get(q.num)!.map((t, i) => t / ms.get(q.den)![i]);

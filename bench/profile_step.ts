@@ -23,6 +23,7 @@ import { parseFlags, runMain } from "../lib/cli.ts";
 import { ArbnetError } from "../lib/errors.ts";
 import { requestDevice } from "../lib/gpu/device.ts";
 import { median } from "../lib/experiment/stats.ts";
+import { msText } from "./format.ts";
 import { mlpSetup, pipelinedStepMs, warmUp } from "./mlp_setup.ts";
 
 const FLAGS = {
@@ -76,11 +77,11 @@ await runMain(async () => {
       const blocks = l.more?.length ? ` + ${l.more.length} more` : "";
       console.log(
         `| ${i + 1} | ${l.program.label} | ${l.workgroups.join("×")}${blocks} | ` +
-          `${times[i].toFixed(3)} | ${(100 * times[i] / sum).toFixed(1)}% |`,
+          `${msText(times[i])} | ${(100 * times[i] / sum).toFixed(1)}% |`,
       );
     });
-    console.log(`\nSum of the ${launches.length} launches: ${sum.toFixed(2)} ms of device time.`);
-    console.log(`Pipelined step (${f.steps} back to back, one wait): ${pipelined.toFixed(2)} ms.`);
+    console.log(`\nSum of the ${launches.length} launches: ${msText(sum)} ms of device time.`);
+    console.log(`Pipelined step (${f.steps} back to back, one wait): ${msText(pipelined)} ms.`);
   } finally {
     gpu.destroy();
   }
