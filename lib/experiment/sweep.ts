@@ -219,13 +219,12 @@ export function firstLayerTableSize(
  *
  * full: the reference setup (784-1000-10, K = nIn·nOut/8, SGD momentum 0.9,
  *   batch 50) for one epoch over all 60,000 training examples (1,200 steps),
- *   evaluated on all 10,000 test examples: 25–85 s a run here (median 42), 117 runs for
- *   both sweeps in about 1.3 h. Longer training is `--epochs N`: 20 epochs
- *   would take about 27 h here, so shard it (SLURM or Kubernetes arrays).
+ *   evaluated on all 10,000 test examples: 117 runs for both sweeps. Longer
+ *   training is `--epochs N`; shard it (SLURM or Kubernetes arrays).
  *
  * quick: 6,000 training examples × 1 epoch = 120 steps, evaluation on 2,000
  *   test examples, 2 seeds, 2 sparsities, a subset of the points: 36 runs,
- *   under 10 minutes here.
+ *   sized to finish in minutes.
  */
 const PROFILE_BASE: Readonly<Record<SweepProfile, Partial<BaseConfig>>> = {
   full: {

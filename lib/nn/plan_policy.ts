@@ -72,7 +72,7 @@ export interface AdapterPolicy {
  * CPU adapters: lavapipe loads every storage-buffer lane with a branch, so
  * layouts that let window tiles read rows win (transposed X and W, written
  * out weights), and atomics, which it serialises, lose to the inverse index
- * (0.4–0.8× the atomic step time).
+ * (figures: `docs/performance.md`).
  */
 export const CPU_ADAPTER_POLICY: AdapterPolicy = Object.freeze({
   name: "cpu",
