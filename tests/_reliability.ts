@@ -165,3 +165,18 @@ export async function tempDir(): Promise<{ dir: string; remove: () => Promise<vo
   const dir = await Deno.makeTempDir({ prefix: "arbnet-rel-" });
   return { dir, remove: () => Deno.remove(dir, { recursive: true }) };
 }
+
+/** The uid of `nobody`, for tests that need a user root's permission bits do not bypass. */
+export const NOBODY = 65534;
+
+/** Whether the tests run as root (who reads and writes through permission bits). */
+export const asRoot = Deno.uid() === 0;
+
+/** Whether `setpriv` can run a script as {@linkcode NOBODY}. */
+export const hasSetpriv = (() => {
+  try {
+    return Deno.statSync("/usr/bin/setpriv").isFile;
+  } catch {
+    return false;
+  }
+})();

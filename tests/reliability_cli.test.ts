@@ -9,7 +9,15 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { assertScriptError, runTrain, tempDir, writeFakeMnist } from "./_reliability.ts";
+import {
+  asRoot,
+  assertScriptError,
+  hasSetpriv,
+  NOBODY,
+  runTrain,
+  tempDir,
+  writeFakeMnist,
+} from "./_reliability.ts";
 import { gpuTest } from "./_util.ts";
 import { buildFromCheckpoint, readCheckpointInfo } from "../lib/io/checkpoint.ts";
 import { MNIST_FILES } from "../lib/data/mod.ts";
@@ -126,16 +134,6 @@ Deno.test("train.ts: a missing, unreadable or damaged --data folder names the pa
     await remove();
   }
 });
-
-const NOBODY = 65534;
-const asRoot = Deno.uid() === 0;
-const hasSetpriv = (() => {
-  try {
-    return Deno.statSync("/usr/bin/setpriv").isFile;
-  } catch {
-    return false;
-  }
-})();
 
 Deno.test({
   name: "train.ts: an unreadable --data folder says permission denied, naming the file",

@@ -11,7 +11,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  asRoot,
   assertScriptError,
+  hasSetpriv,
+  NOBODY,
   rejectsArbnet,
   runTrain,
   tempDir,
@@ -123,16 +126,6 @@ Deno.test("train.ts: output paths and flags are checked before anything is loade
     await remove();
   }
 });
-
-const NOBODY = 65534;
-const asRoot = Deno.uid() === 0;
-const hasSetpriv = (() => {
-  try {
-    return Deno.statSync("/usr/bin/setpriv").isFile;
-  } catch {
-    return false;
-  }
-})();
 
 Deno.test({
   name: "train.ts: a checkpoint in a read-only folder is refused before training",
