@@ -308,10 +308,30 @@ export function ciStudyRuns(): RunSpec[] {
 /**
  * The learning rate of every condition, chosen on validation by the pilot
  * (docs/preregistration.md has the pilot's table and the rule: the highest
- * best-epoch validation accuracy, ties to the smaller rate). Empty until the
- * pilot has run.
+ * best-epoch validation accuracy, ties to the smaller rate), as `pilotChoices`
+ * computed it from `docs/results/converged/pilot.jsonl` on 2026-12-06 (the
+ * CNN arm's are added when its pilot has run).
  */
-export const STUDY_LEARNING_RATES: Readonly<Record<string, number>> = Object.freeze({});
+export const STUDY_LEARNING_RATES: Readonly<Record<string, number>> = Object.freeze({
+  "balance/a0.01/r8": 0.03,
+  "balance/a0.1/r8": 0.03,
+  "balance/a1/r8": 0.1,
+  "balance/a100/r8": 0.1,
+  "noise/q0/r8": 0.03,
+  "noise/q0.1/r8": 0.03,
+  "noise/q0.5/r8": 0.03,
+  "noise/q1/r8": 0.1,
+  "balance/a0.01/r64": 0.1,
+  "balance/a0.1/r64": 0.1,
+  "balance/a1/r64": 0.1,
+  "balance/a100/r64": 0.1,
+  "noise/q0/r64": 0.1,
+  "noise/q0.1/r64": 0.1,
+  "noise/q0.5/r64": 0.1,
+  "noise/q1/r64": 0.1,
+  "reference/uniform/f8": 0.1,
+  "reference/uniform/f64": 0.03,
+});
 
 /** A pre-registered contrast: the mean over seeds of `accuracy(b) − accuracy(a)`, paired by seed. */
 export type Contrast = {
