@@ -28,6 +28,7 @@ import {
   chooseLr,
   claimVerdict,
   pilotChoices,
+  progressOf,
   studyCells,
   studyContrasts,
 } from "../lib/experiment/study_report.ts";
@@ -140,6 +141,8 @@ Deno.test("contrasts: paired by seed, Holm across contrasts, verdicts by the reg
   assert.equal(by["N1-r8"].verdict, "contradicted");
   assert.equal(by["B1-r64"].verdict, "not run yet");
   assert.equal(claimVerdict(out, "balance"), "not run yet");
+  // Five conditions of the MLP arm have runs: its 18 conditions × 5 seeds are planned.
+  assert.deepEqual(progressOf(records), { done: 25, planned: 90 });
   const ran = out.filter((r) => r.test);
   assert.equal(claimVerdict(ran, "balance"), "supported");
   assert.equal(claimVerdict(ran, "noise"), "contradicted");

@@ -24,6 +24,7 @@ import {
   PILOT_LRS,
   STUDY_CONTRASTS,
   STUDY_REGIMES,
+  STUDY_SEEDS,
   studyConditions,
 } from "./study.ts";
 
@@ -411,6 +412,22 @@ export function studyCharts(
 }
 
 /**
+ * Runs recorded against runs planned: every registered seed of every
+ * condition (MLP or CNN arm) that has at least one run.
+ */
+export function progressOf(records: readonly RunRecord[]): { done: number; planned: number } {
+  const arms = [studyConditions(), cnnConditions()].filter((arm) =>
+    arm.some((c) => records.some((r) => r.spec.condition === c.key))
+  );
+  const keys = new Set(arms.flat().map((c) => c.key));
+  const done = new Set(
+    records.filter((r) => keys.has(String(r.spec.condition)) && STUDY_SEEDS.includes(r.spec.seed))
+      .map((r) => `${r.spec.condition}/${r.spec.seed}`),
+  ).size;
+  return { done, planned: keys.size * STUDY_SEEDS.length };
+}
+
+/**
  * The study's section of `report.md` for one profile (`converged`, `ci`, or
  * `pilot`, which gives the pilot table only); `figures` are the base names
  * that were drawn.
@@ -443,6 +460,15 @@ export function studySection(
       `Profile \`${profile}\`: the protocol's plumbing on a tiny budget; its numbers mean nothing.`,
       "",
     );
+  } else {
+    const { done, planned } = progressOf(records);
+    if (done < planned) {
+      md.push(
+        `**Interim**: ${done} of the ${planned} pre-registered runs of these conditions are in. ` +
+          "The verdicts below are read only when all are (docs/preregistration.md, stopping rule).",
+        "",
+      );
+    }
   }
   md.push(
     "### Pre-registered contrasts",
