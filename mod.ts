@@ -123,6 +123,7 @@ export {
   type Split,
 } from "./lib/data/mod.ts";
 export type { Tile } from "./shaders/matmul.ts";
+export type { TileMode } from "./shaders/matmul_tune.ts";
 export {
   buildMlp,
   type ClassMetrics,

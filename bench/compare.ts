@@ -39,7 +39,8 @@ const FLAGS = {
     type: "enum",
     choices: ["auto", "default"],
     default: "auto",
-    help: "matmul tiles: autotuned (cached per adapter) or the portable default",
+    help:
+      "matmul tiles: the adapter's choice (cached, else its class's default) or the portable default",
   },
 } as const;
 

@@ -24,7 +24,7 @@ export interface MlpSetupOptions {
   batch: number;
   /** Passed to `buildMlp` (default `"auto"`). */
   deterministic?: boolean | "auto";
-  /** Passed to `buildMlp`: `"auto"` for autotuned tiles; omitted, its portable default. */
+  /** Passed to `buildMlp`: `"auto"` for the adapter's tile choices; omitted, its portable default. */
   tile?: "auto";
 }
 

@@ -19,7 +19,8 @@ import type { Dataset } from "../lib/data/mod.ts";
 import { Adam, type Optimizer, SGD } from "../lib/optim/mod.ts";
 import { buildMlp, fit, Trainer } from "../lib/train/mod.ts";
 import { ArbnetError, DeviceLostError, NonFiniteError } from "../lib/errors.ts";
-import { tuneCachePath } from "../shaders/matmul_tune.ts";
+import { type TileMode, tuneCachePath } from "../shaders/matmul_tune.ts";
+import { tilePolicyFor } from "../shaders/matmul_tile_policy.ts";
 // Tuned tiles persist in a file between runs (the kernels themselves have no file access).
 import "../lib/io/tile_cache.ts";
 import { loadCheckpoint, saveCheckpoint } from "../lib/io/checkpoint.ts";
@@ -91,9 +92,10 @@ const FLAGS = {
   },
   tile: {
     type: "enum",
-    choices: ["auto", "default"],
+    choices: ["auto", "tune", "default"],
     default: "auto",
-    help: "matmul tiles: autotuned once per adapter and cached, or the portable default",
+    help: "matmul tiles: cached or the adapter's defaults (auto), measured where not cached " +
+      "(tune: a minute or more on a CPU adapter), or the portable default",
   },
   checkpoint: { type: "string", help: "save network + optimizer here after every epoch (atomic)" },
   resume: { type: "string", help: "restore a --checkpoint file and continue with its next epoch" },
@@ -196,7 +198,7 @@ await runMain(async () => {
     seed: f.seed,
     procedural: f.procedural,
     deterministic: f.deterministic ? true : f.atomic ? false : "auto",
-    tile: f.tile === "auto" ? "auto" : undefined,
+    tile: f.tile === "default" ? undefined : f.tile as TileMode,
   });
   for (const w of checkSparsity(arb)) console.error(`warning: ${w}`);
   const opt: Optimizer = f.optimizer === "adam"
@@ -252,13 +254,15 @@ await runMain(async () => {
       layerEntropy.map((e) => e.normalized.toFixed(4)).join(", ")
     }, network ${whole.normalized.toFixed(4)}; log: ${log.path}`,
   );
-  if (f.tile === "auto") {
+  if (f.tile !== "default") {
+    const cache = tuneCachePath() ?? "memory";
+    const measures = f.tile === "tune" || tilePolicyFor(gpu.adapter).tunesUnseen;
     console.error(
-      "matmul tiles: autotuned at the first step for shapes this adapter has not seen (a " +
-        "minute or more on a CPU adapter with cold caches), unless the library ships a choice " +
-        `for them (it does for this run's defaults on Mesa 25 lavapipe); cached in ${
-          tuneCachePath() ?? "memory"
-        }; --tile default skips it`,
+      measures
+        ? "matmul tiles: measured at the first step for shapes this adapter has not seen (a " +
+          `minute or more on a CPU adapter), cached in ${cache}`
+        : `matmul tiles: choices cached in ${cache} for nearby shapes, else this adapter ` +
+          "class's defaults; --tile tune measures the others (a minute or more on a CPU adapter)",
     );
   }
 

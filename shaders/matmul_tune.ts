@@ -1,25 +1,18 @@
 /**
  * A small autotuner for the matmul template: times a handful of register
  * tiles for one variant and shape on this adapter, keeps the fastest, and
- * caches the choice per adapter description (in memory, and through a
- * {@linkcode TuneStore}: under Deno a JSON file, lib/io/tile_cache.ts). CPU adapters (lavapipe) and GPUs
- * want very different tiles; measuring beats guessing. Choices it made on
- * adapters we ran ship in `matmul_known_tiles.ts`, so a fresh machine with
- * such an adapter compiles only the winners for those shapes.
- *
- * Over ~350 lines on purpose: the candidate lists, the measurement, the cache keys and the
- * shipped-choice lookup are one decision and change together (the stores live in
- * `lib/io/tile_cache.ts`, the data in `matmul_known_tiles.ts`).
+ * caches the choice per adapter description, variant and shape rounded to
+ * half octaves, so nearby shapes share it (in memory, and through a
+ * {@linkcode TuneStore}: under Deno a JSON file, `lib/io/tile_cache.ts`).
+ * Which tiles it tries, and what a product gets when nothing was measured
+ * for it, is the adapter class's tile policy (`matmul_tile_policy.ts`).
  *
  * Layer: kernels; imports `lib/gpu` only.
  * @module
  */
 
 import type { Gpu, Launch } from "../lib/gpu/device.ts";
-import { KNOWN_TILES, KNOWN_TILES_VERSION } from "./matmul_known_tiles.ts";
 import {
-  DEFAULT_TILE,
-  matmulFlops,
   matmulGrid,
   matmulLabel,
   matmulLaunch,
@@ -33,133 +26,15 @@ import {
   windowMisfit,
   windowRows,
 } from "./matmul.ts";
-
-/**
- * Tiles the tuner tries on CPU adapters (lavapipe, llvmpipe, SwiftShader:
- * `isFallbackAdapter`). Mesa 25.0's lavapipe loads every storage-buffer
- * value lane by lane with a bounds check, so outputs per load matter more
- * than registers: one row of invocations (8 lanes, one subgroup) with tall
- * tiles (10×16 and 13×12 beat 16×8 there); rows that divide the batch
- * (50 = 5·10) waste no lanes. Small tiles and workgroup memory measured
- * slower and are left out: every output is inlined code, and compiling a
- * large tile takes seconds on a CPU, nearly all of a cold tuning's time.
- * Dropped for that reason: the
- * tiles that never won among the 46 products a week of runs tuned (8×8 in
- * one row of 16 or 8 invocations, the 8×8 window) and the 16×12 window,
- * which won one (a 128-row forward, by less than the spread between runs).
- */
-export const CPU_TILE_CANDIDATES: readonly Tile[] = [
-  DEFAULT_TILE,
-  { tm: 8, tn: 8, wgX: 8, wgY: 2 },
-  { tm: 16, tn: 8, wgX: 8, wgY: 1, interleave: true },
-  { tm: 10, tn: 16, wgX: 8, wgY: 1, interleave: true },
-  { tm: 13, tn: 12, wgX: 8, wgY: 1, interleave: true },
-  // One column of invocations: B's (the weights') loads are uniform per
-  // workgroup. Mesa ≥ 25.1 loads uniform values once; there this tile wins
-  // the gathered hashed forward (docs/performance.md).
-  { tm: 4, tn: 16, wgX: 1, wgY: 16, interleave: true },
-  // A's rows through uniform windows, B as vec4s (matmul_window.wgsl): dense
-  // row-major products only, where the window fits (windowMisfit). 16 rows
-  // (for K ≤ 1024) beat 8 on 48/128×{784,1000}×1000, and 16 columns beat
-  // 12 and 8 at batch 128.
-  { tm: 16, tn: 16, wgX: 8, wgY: 1, window: true },
-  // 10 rows: a batch of 50 in five tiles, where 16-row windows cover 64 rows.
-  // Its windows start off the 256-byte alignment (windowSlack). At batch 50
-  // it beats the 13-row register tile on the forward products; the input
-  // gradient (B transposed) still runs faster on register tiles there.
-  { tm: 10, tn: 16, wgX: 8, wgY: 1, window: true },
-];
-
-/**
- * Tiles the tuner tries on GPUs: small register tiles in larger workgroups,
- * the one-column tile, and workgroup-memory tiles (`matmul_shared.wgsl`).
- * Not measured here (no GPU): the tuner is what makes the choice.
- */
-export const GPU_TILE_CANDIDATES: readonly Tile[] = [
-  DEFAULT_TILE,
-  { tm: 8, tn: 8, wgX: 8, wgY: 2 },
-  { tm: 4, tn: 8, wgX: 8, wgY: 4 },
-  { tm: 8, tn: 4, wgX: 8, wgY: 4, interleave: true },
-  { tm: 4, tn: 4, wgX: 16, wgY: 4 },
-  { tm: 4, tn: 4, wgX: 8, wgY: 8, interleave: true },
-  { tm: 16, tn: 8, wgX: 8, wgY: 1, interleave: true },
-  { tm: 4, tn: 16, wgX: 1, wgY: 16, interleave: true },
-  { tm: 4, tn: 4, wgX: 16, wgY: 16, shared: 16 },
-  { tm: 8, tn: 8, wgX: 8, wgY: 8, shared: 8 },
-];
-
-/** Every tile either list holds (what the tests check against the CPU oracle). */
-export const TILE_CANDIDATES: readonly Tile[] = [
-  ...CPU_TILE_CANDIDATES,
-  ...GPU_TILE_CANDIDATES.filter((g) =>
-    !CPU_TILE_CANDIDATES.some((c) => JSON.stringify(c) === JSON.stringify(g))
-  ),
-];
-
-/**
- * Products below this many floating-point operations try only tiles of at
- * most {@linkcode SMALL_TILE_OUTPUTS} outputs per invocation: they take well
- * under a millisecond whatever the tile (a layer of 10 outputs, the
- * gradients of its 10 columns), but tuning them compiled every large tile
- * once more for their store, a large share of a cold start on lavapipe,
- * where small tiles compile in about a second.
- */
-export const SMALL_PRODUCT_FLOPS = 16e6;
-
-/** Outputs per invocation (tm·tn) of the tiles small products try. */
-export const SMALL_TILE_OUTPUTS = 64;
-
-/**
- * The candidates worth compiling for a variant on an adapter (and shape,
- * when given). Compile time grows with a tile's size: procedural slots put
- * a few hashes in every weight load and the scatter a compare-exchange loop
- * in every store, and lavapipe then takes up to a minute for the largest
- * tiles; products under {@linkcode SMALL_PRODUCT_FLOPS} are not worth the
- * large tiles' compile time at all.
- */
-export function tileCandidates(
-  v: MatmulVariant,
-  adapter: { isFallbackAdapter: boolean } | "all" = "all",
-  shape?: MatmulShape,
-): readonly Tile[] {
-  const cpu = adapter !== "all" && adapter.isFallbackAdapter;
-  const list = adapter === "all"
-    ? TILE_CANDIDATES
-    : cpu
-    ? CPU_TILE_CANDIDATES
-    : GPU_TILE_CANDIDATES;
-  // Window tiles run some variants only (procedural and scatter variants
-  // never); the shape is checked when tuning.
-  const small = shape !== undefined && matmulFlops(shape) < SMALL_PRODUCT_FLOPS;
-  const runs = (t: Tile) =>
-    (!t.window || windowVariant(v)) && (!small || t.tm * t.tn <= SMALL_TILE_OUTPUTS);
-  const procedural = proceduralSlots(v) !== null;
-  // The CPU list has no tile this small: procedural layers take the small
-  // register tiles of the full list there.
-  if (procedural) {
-    return (cpu ? TILE_CANDIDATES : list).filter((t) =>
-      runs(t) && t.tm * t.tn <= 32 && !(cpu && t.shared)
-    );
-  }
-  if (v.store === "scatter") return list.filter((t) => runs(t) && t.tm * t.tn <= 128);
-  return list.filter(runs);
-}
-
-/** Whether window tiles can run `v` at all: its misfit on a shape and limits any window fits. */
-function windowVariant(v: MatmulVariant): boolean {
-  const fits = { maxUniformBufferBindingSize: Infinity, minUniformBufferOffsetAlignment: 1 };
-  const tile = { tm: 1, tn: 4, wgX: 1, wgY: 1, window: true };
-  return windowMisfit(v, { M: 1, N: 4, K: 4 }, tile, fits) === null;
-}
+import { TILE_CANDIDATES, tileCandidates, tilePolicyFor } from "./matmul_tile_policy.ts";
 
 /**
  * Version of the candidate list and of how they are timed, part of every
  * cache key: a cached choice made among other candidates, or by another
- * clock, is measured again. 14: timed on the device's timestamps, where the
- * wall clock had picked, for the b50 forward products, a 16×16 window tile
- * that the device clock times slower than the 10×16 one.
+ * clock, is measured again. 15: keys round shapes to half octaves
+ * ({@linkcode tuneBucket}); 14: timed on the device's timestamps.
  */
-export const CANDIDATES_VERSION = 14;
+export const CANDIDATES_VERSION = 15;
 
 /** One candidate's measured time. */
 export interface TuneResult {
@@ -170,8 +45,7 @@ export interface TuneResult {
 }
 
 /**
- * Where the autotuner keeps its choices between processes, and its one
- * setting. The kernels hold no file or environment access of their own, so
+ * Where the autotuner keeps its choices between processes. The kernels hold no file or environment access of their own, so
  * they run on any WebGPU runtime: a Deno process gets a JSON file
  * (`lib/io/tile_cache.ts`, installed when the library's entry point loads),
  * any other runtime keeps choices in memory unless it sets its own store.
@@ -183,16 +57,13 @@ export interface TuneStore {
   load(): Record<string, Tile>;
   /** Persists every choice; on failure they live for this process only. */
   save(choices: Record<string, Tile>): void;
-  /** Whether to ignore the shipped choices and tune every shape. */
-  ignoreKnown(): boolean;
 }
 
-/** Choices in memory only, the shipped choices in use: the store of a runtime nobody configured. */
+/** Choices in memory only: the store of a runtime nobody configured. */
 const MEMORY_ONLY: TuneStore = {
   location: () => null,
   load: () => ({}),
   save() {},
-  ignoreKnown: () => false,
 };
 
 const memory = new Map<string, Tile>();
@@ -225,10 +96,28 @@ function saveStore(): void {
   store.save(Object.fromEntries(memory));
 }
 
-/** The cache key: adapter, variant (without tile) and shape. */
+/**
+ * A dimension rounded to the nearest half octave (…, 45, 64, 91, 128, …,
+ * 724, 1024, …): the shapes that share a tuned choice.
+ */
+export function tuneBucket(n: number): number {
+  return n <= 1 ? n : Math.round(2 ** (Math.round(2 * Math.log2(n)) / 2));
+}
+
+/** A variant's fields without its tile, in a fixed order, undefined ones dropped. */
+function variantFields(v: Omit<MatmulVariant, "tile">): [string, unknown][] {
+  const value = (k: string) => v[k as keyof typeof v];
+  return Object.keys(v).filter((k) => k !== "tile" && value(k) !== undefined).sort()
+    .map((k) => [k, value(k)]);
+}
+
+/**
+ * The cache key: adapter, variant (without tile, fields in a fixed order),
+ * shape rounded by {@linkcode tuneBucket}, and {@linkcode CANDIDATES_VERSION}.
+ */
 export function tuneKey(gpu: Gpu, v: MatmulVariant, s: MatmulShape): string {
-  const { tile: _tile, ...variant } = v;
-  return JSON.stringify([gpu.adapter.description, variant, s.M, s.N, s.K, CANDIDATES_VERSION]);
+  const shape = [s.M, s.N, s.K].map(tuneBucket);
+  return JSON.stringify([gpu.adapter.description, variantFields(v), ...shape, CANDIDATES_VERSION]);
 }
 
 /** What a cache key ({@linkcode tuneKey}) names, with the candidate version it was made under. */
@@ -237,45 +126,17 @@ export interface TuneKeyParts {
   adapter: string;
   /** The variant, without its tile. */
   variant: Omit<MatmulVariant, "tile">;
-  /** M, N, K. */
+  /** M, N, K, each rounded by {@linkcode tuneBucket}. */
   shape: [number, number, number];
   /** {@linkcode CANDIDATES_VERSION} when the choice was made. */
   version: number;
 }
 
-/** Reads a cache key back (`scripts/gen_known_tiles.ts` turns cache files into shipped choices). */
+/** Reads a cache key back. */
 export function parseTuneKey(key: string): TuneKeyParts {
-  const [adapter, variant, M, N, K, version] = JSON.parse(key);
+  const [adapter, fields, M, N, K, version] = JSON.parse(key);
+  const variant = Object.fromEntries(fields) as Omit<MatmulVariant, "tile">;
   return { adapter, variant, shape: [M, N, K], version };
-}
-
-/**
- * The key of a shipped choice ({@linkcode KNOWN_TILES}): adapter, variant
- * with its fields in a fixed order (a cache file's JSON and a literal may
- * list them differently), and shape.
- */
-export function knownTileKey(
-  adapter: string,
-  v: Omit<MatmulVariant, "tile">,
-  shape: readonly [number, number, number],
-): string {
-  const value = (k: string) => v[k as keyof typeof v];
-  const fields = Object.keys(v).filter((k) => k !== "tile" && value(k) !== undefined).sort();
-  const variant = fields.map((k) => [k, value(k)]);
-  return JSON.stringify([adapter, variant, ...shape]);
-}
-
-let known: Map<string, Tile> | null = null;
-
-/**
- * The shipped choice for a variant and shape on this adapter, or null: none
- * shipped, shipped under another candidate list, or `ARBNET_TUNE_KNOWN=off`.
- */
-export function knownTile(gpu: Gpu, v: MatmulVariant, s: MatmulShape): Tile | null {
-  if (KNOWN_TILES_VERSION !== CANDIDATES_VERSION) return null;
-  if (store.ignoreKnown()) return null;
-  known ??= new Map(KNOWN_TILES.map((k) => [knownTileKey(k.adapter, k.variant, k.shape), k.tile]));
-  return known.get(knownTileKey(gpu.adapter.description, v, [s.M, s.N, s.K])) ?? null;
 }
 
 /**
@@ -428,21 +289,31 @@ export async function tuneMatmul(
 }
 
 /**
- * The tile to use for a variant and shape: {@linkcode DEFAULT_TILE} when not
- * `tune`, else a cached choice for this adapter, else a shipped one
- * ({@linkcode knownTile}), else the tuner's (then cached).
+ * How `tile: "auto"` and `"tune"` choose (`ArbLinearOptions.tile`): both take
+ * a choice cached for this adapter, variant and nearby shape
+ * ({@linkcode tuneKey}); without one, `"tune"` measures, and `"auto"`
+ * measures where the adapter's tile policy tunes and otherwise takes the
+ * policy's default tile (`matmul_tile_policy.ts`).
+ */
+export type TileMode = "auto" | "tune";
+
+/**
+ * The tile to use for a variant and shape on this adapter (see
+ * {@linkcode TileMode}). A cached choice a shape cannot run (a window tile
+ * that does not fit it) counts as none.
  */
 export async function chooseTile(
   gpu: Gpu,
   v: MatmulVariant,
   s: MatmulShape,
-  tune = true,
+  mode: TileMode = "auto",
 ): Promise<Tile> {
-  if (!tune) return DEFAULT_TILE;
   loadStore();
   const key = tuneKey(gpu, v, s);
-  const cached = memory.get(key) ?? knownTile(gpu, v, s);
-  if (cached) return cached;
+  const cached = memory.get(key);
+  if (cached && !(cached.window && windowMisfit(v, s, cached, gpu.limits))) return cached;
+  const policy = tilePolicyFor(gpu.adapter);
+  if (mode === "auto" && !policy.tunesUnseen) return policy.defaultTile(v, s, gpu.limits);
   // Five rounds: with three, a slow spell on a shared VM once picked a
   // clearly slower tile than the best.
   const [best] = await tuneMatmul(gpu, v, s, tileCandidates(v, gpu.adapter, s), 5);

@@ -11,7 +11,7 @@ import {
 } from "../shaders/matmul.ts";
 import { matmulRef } from "../shaders/matmul_ref.ts";
 import { Rng } from "../lib/util/random.ts";
-import { tileCandidates } from "../shaders/matmul_tune.ts";
+import { tileCandidates } from "../shaders/matmul_tile_policy.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 
 // Awkward shapes: 1×1, primes, batch 1, nothing a multiple of any tile.

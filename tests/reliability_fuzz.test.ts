@@ -21,7 +21,7 @@ import assert from "node:assert/strict";
 import { requestDevice } from "../lib/gpu/device.ts";
 import { type Hash, hashes } from "../lib/hash/mod.ts";
 import { allocActivation, ArbLinear } from "../lib/nn/mod.ts";
-import { TILE_CANDIDATES } from "../shaders/matmul_tune.ts";
+import { TILE_CANDIDATES } from "../shaders/matmul_tile_policy.ts";
 import { DEFAULT_TILE, type Tile } from "../shaders/matmul.ts";
 import { Rng } from "../lib/util/random.ts";
 

@@ -16,22 +16,11 @@ Deno.test("tune store: importing the library installs the file store", () => {
   }
 });
 
-Deno.test("tune store: the file store reads ARBNET_TUNE_KNOWN when asked", () => {
-  Deno.env.set("ARBNET_TUNE_KNOWN", "off");
-  try {
-    assert.equal(fileTuneStore.ignoreKnown(), true);
-  } finally {
-    Deno.env.delete("ARBNET_TUNE_KNOWN");
-  }
-  assert.equal(fileTuneStore.ignoreKnown(), false);
-});
-
 Deno.test("tune store: another store replaces it", () => {
   const store: TuneStore = {
     location: () => "browser storage",
     load: () => ({}),
     save() {},
-    ignoreKnown: () => false,
   };
   setTuneStore(store);
   try {

@@ -45,6 +45,7 @@ import {
 import { stageStateLoad, stateDict } from "./state_dict.ts";
 import { writeFileAtomic } from "./files.ts";
 import type { Tile } from "../../shaders/matmul.ts";
+import type { TileMode } from "../../shaders/matmul_tune.ts";
 
 /** Value of the `format` metadata key. */
 export const CHECKPOINT_FORMAT = "arbnet.checkpoint";
@@ -126,8 +127,8 @@ export interface LoadCheckpointOptions {
 
 /** Options of {@linkcode buildFromCheckpoint}. */
 export interface BuildFromCheckpointOptions {
-  /** Register tile of the matmuls; the adapter default when absent. */
-  tile?: Tile;
+  /** Register tile of the matmuls, `"auto"` or `"tune"` (see `ArbLinearOptions.tile`); the portable default when absent. */
+  tile?: Tile | TileMode;
   /** Load the stored parameter values into the new network. Default true. */
   loadWeights?: boolean;
   /** Build procedural layers (slots recomputed in the shaders; same slots). Default false. */

@@ -1,6 +1,5 @@
 /**
- * The autotuner's store under Deno: its choices in a JSON file, and its
- * setting from the environment. Installed by importing this module (the
+ * The autotuner's store under Deno: its choices in a JSON file. Installed by importing this module (the
  * library's entry point does), so the kernels themselves need no Deno API.
  *
  * Layer: io; imports the kernels' tuner.
@@ -13,8 +12,7 @@ import { setTuneStore, type TuneStore } from "../../shaders/matmul_tune.ts";
 /**
  * Tuned choices in `$ARBNET_TUNE_CACHE`, else `$XDG_CACHE_HOME/arbnet/tiles.json`
  * or `~/.cache/arbnet/tiles.json` (memory only without permission to read the
- * environment or the file); `ARBNET_TUNE_KNOWN=off` ignores the shipped choices.
- * Every path and setting is read when used, so a process may change them.
+ * environment or the file). The path is read when used, so a process may change it.
  */
 export const fileTuneStore: TuneStore = {
   location(): string | null {
@@ -46,13 +44,6 @@ export const fileTuneStore: TuneStore = {
       Deno.renameSync(tmp, path);
     } catch {
       // not permitted: the choices live for this process only
-    }
-  },
-  ignoreKnown(): boolean {
-    try {
-      return Deno.env.get("ARBNET_TUNE_KNOWN") === "off";
-    } catch {
-      return false; // no env permission: the shipped choices apply
     }
   },
 };

@@ -29,7 +29,7 @@ import {
   tileRows,
   windowMisfit,
 } from "../../shaders/matmul.ts";
-import { chooseTile } from "../../shaders/matmul_tune.ts";
+import { chooseTile, type TileMode } from "../../shaders/matmul_tune.ts";
 import { inverseIndex } from "./inverse_index.ts";
 import { biasGradLaunch } from "../../shaders/bias_grad.ts";
 import { elementwiseLaunch, segmentSumLaunch, transposeLaunch } from "../../shaders/elementwise.ts";
@@ -109,7 +109,7 @@ export class ArbLinear extends Module {
   // A user family's WGSL rule, checked against its TypeScript rule before the first plan.
   #customCheck: Promise<void> | (() => Promise<void>) | null = null;
   readonly #biasData: GPUBuffer;
-  readonly #tile?: Tile | "auto";
+  readonly #tile?: Tile | TileMode;
   readonly #inverse: { offsets: GPUBuffer; ranks: GPUBuffer; entries: number } | null;
   // Every adapter-dependent choice of the plans (`plan_policy.ts`).
   readonly #policy: AdapterPolicy;
@@ -318,9 +318,11 @@ export class ArbLinear extends Module {
       relu,
       inputGrad: x.grad !== null,
     }, this.#policy);
-    // Each product gets its own tile: the autotuner measures per variant and shape.
+    // Each product gets its own tile, per variant and shape.
     const v = async ({ variant, shape }: PlannedProduct): Promise<PlannedProduct> => {
-      let tile = this.#tile === "auto" ? await chooseTile(gpu, variant, shape) : this.#tile;
+      let tile = typeof this.#tile === "string"
+        ? await chooseTile(gpu, variant, shape, this.#tile)
+        : this.#tile;
       if (tile?.window && windowMisfit(variant, shape, tile, gpu.limits)) tile = DEFAULT_TILE;
       return { variant: { ...variant, tile }, shape };
     };

@@ -14,6 +14,7 @@ import type { Hash, IndexSpec } from "../hash/types.ts";
 import { isDenseHash } from "../hash/dense.ts";
 import { hasProceduralForm, PROCEDURAL_FAMILIES } from "../hash/procedural.ts";
 import type { Tile } from "../../shaders/matmul.ts";
+import type { TileMode } from "../../shaders/matmul_tune.ts";
 import { Rng } from "../util/random.ts";
 import { Parameter } from "./module.ts";
 
@@ -39,12 +40,15 @@ export interface ArbLinearOptions {
   /** Learn a bias. Default true. */
   bias?: boolean;
   /**
-   * Register tile of the matmuls: a fixed tile, `"auto"` (measure a few
-   * tiles once per adapter and shape, cached: see `shaders/matmul_tune.ts`),
-   * or absent for the portable default. A fixed window tile runs the
-   * products it fits (`windowMisfit`); the others take the default tile.
+   * Register tile of the matmuls: a fixed tile; `"auto"`, a choice the
+   * autotuner cached for this adapter and a nearby shape, else the adapter
+   * class's default (tuned on GPUs, rules on CPU adapters:
+   * `shaders/matmul_tile_policy.ts`); `"tune"`, measured where nothing is
+   * cached (`shaders/matmul_tune.ts`); or absent for the portable default.
+   * A fixed window tile runs the products it fits (`windowMisfit`); the
+   * others take the default tile.
    */
-  tile?: Tile | "auto";
+  tile?: Tile | TileMode;
   /**
    * Deterministic table gradient: materialise `Xᵀ·dY` and sum it per slot
    * through the inverse index in a fixed order, instead of atomic adds.

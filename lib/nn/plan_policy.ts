@@ -7,8 +7,8 @@
  * whether the table gradient uses atomics are decided here from plain
  * numbers, so they are tested without a device
  * (`tests/plan_policy.test.ts`); the layer only allocates buffers for the
- * plan and binds its launches. Register tiles are not chosen here: the
- * autotuner measures them on the device (`shaders/matmul_tune.ts`).
+ * plan and binds its launches. Register tiles are chosen by the kernels'
+ * tile policy of the same adapter classes (`shaders/matmul_tile_policy.ts`).
  *
  * Layer: nn; imports the kernels' shapes and `lib/errors.ts`, no device.
  * @module
@@ -21,6 +21,7 @@ import {
   type SlotSource,
   windowRows,
 } from "../../shaders/matmul.ts";
+import type { AdapterClass } from "../../shaders/matmul_tile_policy.ts";
 
 /**
  * Smallest batch for which `materialize: "auto"` writes the virtual weights
@@ -40,12 +41,6 @@ export const MATERIALIZE_MIN_ROWS = 32;
  * layers whose feature counts are multiples of 4.
  */
 export const TRANSPOSE_WEIGHTS_MIN_ROWS = 32;
-
-/** What an adapter policy is picked by (a subset of `AdapterDescription`). */
-export interface AdapterClass {
-  /** True for CPU adapters (lavapipe, llvmpipe, SwiftShader). */
-  isFallbackAdapter: boolean;
-}
 
 /** The per-adapter-class defaults of {@linkcode planArbLinear}. */
 export interface AdapterPolicy {
@@ -208,7 +203,7 @@ export interface ArbLinearPlan {
 
 /**
  * The kernels of one plan of an ArbLinear under `policy`: pure, no device.
- * Register tiles are left to the layer (the autotuner measures them).
+ * Register tiles are left to the layer (its `tile` option and `shaders/matmul_tile_policy.ts`).
  */
 export function planArbLinear(p: ArbLinearPlanInput, policy: AdapterPolicy): ArbLinearPlan {
   const product = (

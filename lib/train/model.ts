@@ -14,6 +14,7 @@ import { ArbLinear } from "../nn/arb_linear.ts";
 import { ReLU, Sequential } from "../nn/layers.ts";
 import type { Module } from "../nn/module.ts";
 import type { Tile } from "../../shaders/matmul.ts";
+import type { TileMode } from "../../shaders/matmul_tune.ts";
 
 /** Options of {@linkcode buildMlp}. */
 export interface MlpOptions {
@@ -34,8 +35,8 @@ export interface MlpOptions {
   sparsity?: number;
   /** Base seed; layer `i` uses `seed + i`. Default 0. */
   seed?: number;
-  /** Register tile of the matmuls, or `"auto"` to autotune (see `ArbLinearOptions.tile`). */
-  tile?: Tile | "auto";
+  /** Register tile of the matmuls, `"auto"` or `"tune"` (see `ArbLinearOptions.tile`). */
+  tile?: Tile | TileMode;
   /**
    * Round every hashed layer's table size up to the nearest size coprime with
    * its `outFeatures`. With round-robin sharing (`neighborhood`, radius 0)
