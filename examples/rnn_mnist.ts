@@ -13,6 +13,8 @@
  * trainable parameters (tables of a quarter of the weights). `--hash dense`:
  * 92.29% with 6,602. `--hidden 128 --epochs 3`: 95.94% with 5,450 (dense:
  * 96.42% with 21,386). The table and the commands are in docs/cnn_rnn.md.
+ * `--checkpoint PATH` saves the network and optimizer after every epoch and,
+ * when PATH exists, resumes from it (a run of another shape is refused).
  *
  * @module
  */
@@ -24,6 +26,7 @@ import { hashes } from "../lib/hash/mod.ts";
 import { ArbLinear, RNN, Sequential } from "../lib/nn/mod.ts";
 import { Adam } from "../lib/optim/mod.ts";
 import { type EpochRecord, fit, Trainer } from "../lib/train/mod.ts";
+import { loadCheckpoint, saveCheckpoint } from "../lib/io/mod.ts";
 
 /** Options of {@linkcode trainRnnMnist}. */
 export interface RnnMnistOptions {
@@ -47,6 +50,11 @@ export interface RnnMnistOptions {
   seed: number;
   /** Called after each epoch. */
   onEpoch?: (e: EpochRecord) => void;
+  /**
+   * Saved after every epoch (network, optimizer, epoch); when it exists at
+   * the start, training resumes from it.
+   */
+  checkpoint?: string;
 }
 
 /** Rows (steps) and pixels per row (features per step) of an MNIST image. */
@@ -80,6 +88,11 @@ export async function trainRnnMnist(o: RnnMnistOptions): Promise<EpochRecord[]> 
     wh.write((await wh.read()).map((v) => v / 2));
     const net = new Sequential([rnn, layer(o.hidden, train.classes, 2)]);
     const opt = new Adam(net.parameters(), { lr: o.lr });
+    let startEpoch = 0;
+    if (o.checkpoint && await exists(o.checkpoint)) {
+      const info = await loadCheckpoint(o.checkpoint, { net, opt });
+      startEpoch = (info.progress.epoch ?? -1) + 1;
+    }
     const trainer = new Trainer(net, opt, { features: train.features, classes: train.classes });
     return await fit(trainer, {
       train,
@@ -88,7 +101,13 @@ export async function trainRnnMnist(o: RnnMnistOptions): Promise<EpochRecord[]> 
       batchSize: o.batchSize,
       seed: o.seed,
       lr: o.lr,
-      onEpoch: o.onEpoch,
+      startEpoch,
+      onEpoch: async (e) => {
+        if (o.checkpoint) {
+          await saveCheckpoint(o.checkpoint, { net, opt, extra: { epoch: e.epoch } });
+        }
+        o.onEpoch?.(e);
+      },
     });
   } finally {
     gpu.destroy();
@@ -111,7 +130,21 @@ const FLAGS = {
   batch: { type: "int", default: 100, min: 1, help: "batch size" },
   lr: { type: "number", default: 0.003, min: 0, help: "Adam learning rate" },
   seed: { type: "int", default: 0, help: "seed" },
+  checkpoint: {
+    type: "string",
+    help: "save network + optimizer here after every epoch; resume from it when it exists",
+  },
 } as const;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -127,6 +160,7 @@ if (import.meta.main) {
       batchSize: f.batch,
       lr: f.lr,
       seed: f.seed,
+      checkpoint: f.checkpoint,
       onEpoch: (e) =>
         console.log(
           `epoch ${e.epoch + 1}: train loss ${e.trainLoss.toFixed(4)} acc ` +

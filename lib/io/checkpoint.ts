@@ -30,7 +30,8 @@ import { ArbnetError } from "../errors.ts";
 import { hashes, hashFromDescriptor } from "../hash/registry.ts";
 import { isBuiltinHash } from "../hash/family.ts";
 import { ArbLinear, type ArbLinearConfig } from "../nn/arb_linear.ts";
-import { ReLU, Sequential } from "../nn/layers.ts";
+import { ReLU, Sequential, Tanh } from "../nn/layers.ts";
+import { RNN } from "../nn/rnn.ts";
 import { ChannelBias } from "../nn/channel_bias.ts";
 import type { Module } from "../nn/module.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
@@ -56,12 +57,21 @@ export const CHECKPOINT_VERSION = 1;
  * One entry of a checkpointed network structure, in order. Weight tying is
  * recorded, so a load rebuilds it: `sameAs` names the earlier entry whose
  * very module is used again here (a module used several times), `tableOf`
- * the earlier ArbLinear whose table this layer shares.
+ * the earlier ArbLinear whose table this layer shares. An RNN is one entry
+ * holding the configurations of its input and recurrent layers.
  */
 export type LayerRecord =
   | { kind: "arblinear"; config: ArbLinearConfig; sameAs?: number; tableOf?: number }
   | { kind: "relu" }
-  | { kind: "channelbias"; channels: number; pixels: number; sameAs?: number };
+  | { kind: "tanh" }
+  | { kind: "channelbias"; channels: number; pixels: number; sameAs?: number }
+  | {
+    kind: "rnn";
+    steps: number;
+    input: ArbLinearConfig;
+    recurrent: ArbLinearConfig;
+    sameAs?: number;
+  };
 
 /** The optimizer as recorded in a checkpoint. */
 export interface OptimizerRecord {
@@ -107,7 +117,7 @@ export interface CheckpointInfo {
 
 /** Options of {@linkcode saveCheckpoint}. */
 export interface SaveCheckpointOptions {
-  /** The network: a Sequential of ArbLinear and ReLU layers, or one ArbLinear. */
+  /** The network: a Sequential of ArbLinear, ChannelBias, RNN, ReLU and Tanh layers, or one layer. */
   net: Module;
   /** The optimizer whose state to store. */
   opt?: Optimizer;
@@ -139,22 +149,25 @@ export interface BuildFromCheckpointOptions {
 export interface RebuiltNetwork {
   /** The network. */
   net: Sequential;
-  /** Its ArbLinear layers, in order. */
+  /** Its ArbLinear layers, in order (an RNN's input and recurrent layers among them). */
   layers: ArbLinear[];
   /** The checkpoint's metadata. */
   info: CheckpointInfo;
 }
 
 /** A layer a checkpoint can record. */
-type Layer = ArbLinear | ReLU | ChannelBias;
+type Layer = ArbLinear | ReLU | Tanh | ChannelBias | RNN;
 
 /** The network as an ordered list of its layers (nested Sequentials flattened). */
 function flatten(net: Module): Layer[] {
-  if (net instanceof ArbLinear || net instanceof ReLU || net instanceof ChannelBias) return [net];
+  if (
+    net instanceof ArbLinear || net instanceof ReLU || net instanceof Tanh ||
+    net instanceof ChannelBias || net instanceof RNN
+  ) return [net];
   if (net instanceof Sequential) return net.layers.flatMap(flatten);
   throw new ArbnetError(
     `cannot checkpoint a ${net.constructor.name}: only Sequential, ArbLinear (or Linear), ` +
-      "ChannelBias and ReLU are supported",
+      "ChannelBias, RNN, ReLU and Tanh are supported",
   );
 }
 
@@ -173,8 +186,33 @@ function describe(layers: Layer[]): LayerRecord[] {
     if (l instanceof ChannelBias) {
       return { kind: "channelbias", channels: l.channels, pixels: l.pixels, ...sameAs };
     }
-    return { kind: "relu" };
+    if (l instanceof RNN) {
+      const { input, recurrent, steps } = l;
+      return {
+        kind: "rnn",
+        steps,
+        input: structuredClone(input.config),
+        recurrent: structuredClone(recurrent.config),
+        ...sameAs,
+      };
+    }
+    return { kind: l instanceof Tanh ? "tanh" : "relu" };
   });
+}
+
+/**
+ * The ArbLinear modules of the layers, an RNN's two among them, each with
+ * where it sits: `layer <i>`, or `layer <i>'s input`/`recurrent` for an RNN's.
+ */
+function linearsOf(layers: readonly Layer[]): { linear: ArbLinear; where: string }[] {
+  return layers.flatMap((l, i) =>
+    l instanceof ArbLinear ? [{ linear: l, where: `layer ${i} (${l.name})` }] : l instanceof RNN
+      ? [
+        { linear: l.input, where: `layer ${i}'s input (${l.input.name})` },
+        { linear: l.recurrent, where: `layer ${i}'s recurrent layer (${l.recurrent.name})` },
+      ]
+      : []
+  );
 }
 
 /**
@@ -183,18 +221,46 @@ function describe(layers: Layer[]): LayerRecord[] {
  * built-in's name would come back as that built-in, a different network.
  */
 function checkRebuildable(layers: readonly Layer[]): void {
-  layers.forEach((l, i) => {
-    if (!(l instanceof ArbLinear)) return;
+  checkRnnTables(layers);
+  for (const { linear: l, where } of linearsOf(layers)) {
     const family = l.hash.family;
     if (Object.hasOwn(hashes, family) && !isBuiltinHash(l.hash)) {
       throw new ArbnetError(
-        `layer ${i} (${l.name}) has a hand-made hash named ${JSON.stringify(family)}, a ` +
+        `${where} has a hand-made hash named ${JSON.stringify(family)}, a ` +
           `built-in's name: loading the checkpoint would rebuild the built-in ${family} hash ` +
           "instead. Define your family with defineHashFamily under a name of its own and " +
           "register it (registerHashFamily)",
       );
     }
-  });
+  }
+}
+
+/**
+ * Refuses an RNN whose layers share a table with any other layer (ties
+ * inside an RNN are not recorded; a whole RNN used again is).
+ */
+function checkRnnTables(layers: readonly Layer[]): void {
+  // Per table, the distinct modules on it and where each first sits.
+  const users = new Map<unknown, Map<ArbLinear, string>>();
+  for (const { linear, where } of linearsOf(layers)) {
+    const onTable = users.get(linear.table) ?? new Map<ArbLinear, string>();
+    if (!onTable.has(linear)) onTable.set(linear, where);
+    users.set(linear.table, onTable);
+  }
+  for (const l of layers) {
+    if (!(l instanceof RNN)) continue;
+    for (const part of l.input === l.recurrent ? [l.input, l.input] : [l.input, l.recurrent]) {
+      const onTable = [...users.get(part.table)!.values()];
+      if (onTable.length > 1 || l.input === l.recurrent) {
+        throw new ArbnetError(
+          `cannot checkpoint ${onTable.join(" and ")}: a table shared with ` +
+            `${onTable.length > 1 ? "another layer" : "itself as both of the RNN's layers"}, ` +
+            "and a checkpoint records ties between whole layers only (an RNN's two layers " +
+            "must own their tables)",
+        );
+      }
+    }
+  }
 }
 
 function sha256(parts: Iterable<Uint8Array>): string {
@@ -333,14 +399,18 @@ function parseInfo(
       k === undefined ||
       (Number.isSafeInteger(k) && (k as number) >= 0 && (k as number) < i &&
         (network.layers as LayerRecord[])[k as number]?.kind === kind);
-    const tiesOk = l?.kind === "relu" ||
+    const tiesOk = l?.kind === "relu" || l?.kind === "tanh" ||
       (earlier((l as { sameAs?: unknown })?.sameAs, l?.kind) &&
         earlier((l as { tableOf?: unknown })?.tableOf, "arblinear"));
-    const ok = l && tiesOk && (l.kind === "relu" ||
+    const config = (c: ArbLinearConfig | undefined) =>
+      c && typeof c === "object" && c.hash && typeof c.hash.family === "string";
+    const ok = l && tiesOk && (l.kind === "relu" || l.kind === "tanh" ||
       (l.kind === "channelbias" && Number.isSafeInteger(l.channels) &&
         Number.isSafeInteger(l.pixels)) ||
-      (l.kind === "arblinear" && l.config && typeof l.config === "object" &&
-        l.config.hash && typeof l.config.hash.family === "string"));
+      (l.kind === "arblinear" && config(l.config)) ||
+      (l.kind === "rnn" && Number.isSafeInteger(l.steps) && l.steps >= 1 &&
+        config(l.input) && config(l.recurrent) &&
+        (l as { tableOf?: unknown }).tableOf === undefined));
     if (!ok) throw new ArbnetError(`${source}: layer ${i} of the network metadata is malformed`);
   }
   const optimizer = metadata.optimizer === undefined
@@ -454,37 +524,51 @@ function checkArchitecture(saved: LayerRecord[], actual: LayerRecord[], source: 
         );
       }
     }
-    if (s.kind !== "arblinear" || a.kind !== "arblinear") continue;
-    const fields = [
-      "inFeatures",
-      "outFeatures",
-      "tableSize",
-      "sparsity",
-      "seed",
-      "bias",
-    ] as const;
-    for (const f of fields) {
-      if (s.config[f] !== a.config[f]) {
+    if (s.kind === "rnn" && a.kind === "rnn") {
+      if (s.steps !== a.steps) {
         throw new ArbnetError(
-          `${source}: layer ${i} (arblinear) has ${f} ${s.config[f]} in the checkpoint but ` +
-            `${a.config[f]} in the network`,
+          `${source}: layer ${i} (rnn) has ${s.steps} steps in the checkpoint but ${a.steps} ` +
+            "in the network",
         );
       }
+      checkConfig(s.input, a.input, `${source}: layer ${i}'s input layer (rnn)`);
+      checkConfig(s.recurrent, a.recurrent, `${source}: layer ${i}'s recurrent layer (rnn)`);
     }
-    if (s.config.hash?.family !== a.config.hash.family) {
+    if (s.kind === "arblinear" && a.kind === "arblinear") {
+      checkConfig(s.config, a.config, `${source}: layer ${i} (arblinear)`);
+    }
+  }
+}
+
+/** Throws naming the first field in which a saved layer configuration differs from the network's. */
+function checkConfig(s: ArbLinearConfig, a: ArbLinearConfig, where: string): void {
+  const fields = [
+    "inFeatures",
+    "outFeatures",
+    "tableSize",
+    "sparsity",
+    "seed",
+    "bias",
+  ] as const;
+  for (const f of fields) {
+    if (s[f] !== a[f]) {
       throw new ArbnetError(
-        `${source}: layer ${i} (arblinear) uses the ${s.config.hash?.family} hash in the ` +
-          `checkpoint but ${a.config.hash.family} in the network`,
+        `${where} has ${f} ${s[f]} in the checkpoint but ${a[f]} in the network`,
       );
     }
-    const so = canonical(s.config.hash.options ?? {});
-    const ao = canonical(a.config.hash.options);
-    if (so !== ao) {
-      throw new ArbnetError(
-        `${source}: layer ${i} (arblinear) has hash options ${so} in the checkpoint but ` +
-          `${ao} in the network`,
-      );
-    }
+  }
+  if (s.hash?.family !== a.hash.family) {
+    throw new ArbnetError(
+      `${where} uses the ${s.hash?.family} hash in the checkpoint but ${a.hash.family} in ` +
+        "the network",
+    );
+  }
+  const so = canonical(s.hash.options ?? {});
+  const ao = canonical(a.hash.options);
+  if (so !== ao) {
+    throw new ArbnetError(
+      `${where} has hash options ${so} in the checkpoint but ${ao} in the network`,
+    );
   }
 }
 
@@ -549,7 +633,8 @@ export async function loadCheckpoint(
 
 /**
  * Builds the network a checkpoint describes (ArbLinear layers named
- * `layer<i>` and ReLUs, hashes rebuilt from their descriptors) and, unless
+ * `layer<i>`, an RNN's two among them; ChannelBias, RNN, ReLU and Tanh
+ * layers; hashes rebuilt from their descriptors) and, unless
  * `loadWeights` is false, loads its parameter values. Restore an optimizer
  * afterwards with {@linkcode loadCheckpoint}.
  *
@@ -566,9 +651,27 @@ export async function buildFromCheckpoint(
   const info = await readCheckpointInfo(path);
   const layers: ArbLinear[] = [];
   const modules: Module[] = [];
+  // Named layer<i> in order, an RNN's two layers among them.
+  const linear = (c: ArbLinearConfig, table?: ArbLinear["table"]) => {
+    const layer = new ArbLinear(gpu, {
+      inFeatures: c.inFeatures,
+      outFeatures: c.outFeatures,
+      tableSize: c.tableSize,
+      sparsity: c.sparsity,
+      seed: c.seed,
+      bias: c.bias,
+      hash: hashFromDescriptor(c.hash),
+      tile: options.tile,
+      procedural: options.procedural,
+      name: `layer${layers.length}`,
+      ...(table ? { table } : {}),
+    });
+    layers.push(layer);
+    return layer;
+  };
   for (const l of info.layers) {
-    if (l.kind === "relu") {
-      modules.push(new ReLU());
+    if (l.kind === "relu" || l.kind === "tanh") {
+      modules.push(l.kind === "relu" ? new ReLU() : new Tanh());
       continue;
     }
     // A module used again: the very same object, so its gradients sum over every use.
@@ -581,22 +684,13 @@ export async function buildFromCheckpoint(
       modules.push(new ChannelBias(gpu, { channels: l.channels, pixels: l.pixels, name }));
       continue;
     }
-    const c = l.config;
-    const layer = new ArbLinear(gpu, {
-      inFeatures: c.inFeatures,
-      outFeatures: c.outFeatures,
-      tableSize: c.tableSize,
-      sparsity: c.sparsity,
-      seed: c.seed,
-      bias: c.bias,
-      hash: hashFromDescriptor(c.hash),
-      tile: options.tile,
-      procedural: options.procedural,
-      name: `layer${layers.length}`,
-      ...(l.tableOf !== undefined ? { table: (modules[l.tableOf] as ArbLinear).table } : {}),
-    });
-    layers.push(layer);
-    modules.push(layer);
+    if (l.kind === "rnn") {
+      const input = linear(l.input);
+      modules.push(new RNN({ input, recurrent: linear(l.recurrent), steps: l.steps }));
+      continue;
+    }
+    const tied = l.tableOf !== undefined ? (modules[l.tableOf] as ArbLinear).table : undefined;
+    modules.push(linear(l.config, tied));
   }
   const net = new Sequential(modules);
   if (options.loadWeights ?? true) await loadCheckpoint(path, { net });
