@@ -3,6 +3,7 @@
  *
  *   deno task experiment balance --profile quick   # Dirichlet α sweep (balance)
  *   deno task experiment noise --profile quick     # Neighborhood radius sweep (noise)
+ *   deno task experiment hashes --hash-module my_hash.ts --hashes '["uniform","mine"]'
  *   deno task experiment report out/experiments/   # report.md + SVG/PNG figures
  *
  * A sweep appends one JSON line per finished run to its results file and
@@ -23,6 +24,8 @@ import {
   canonicalJson,
   type Dataset,
   type Experiment,
+  hashesSweep,
+  type HashSpec,
   noiseSweep,
   resolveShard,
   type RunSpec,
@@ -40,7 +43,8 @@ import {
   studyRuns,
 } from "../lib/experiment/study.ts";
 import { TrainRunner } from "../lib/experiment/train_run.ts";
-import { MAX_RADIUS } from "../lib/hash/mod.ts";
+import { hashFromDescriptor, MAX_RADIUS } from "../lib/hash/mod.ts";
+import { importHashModule } from "./common.ts";
 
 const COMMAND = "deno task experiment";
 
@@ -109,7 +113,19 @@ const NOISE_FLAGS = {
   },
 } as const satisfies FlagSpec;
 
-type AllSweepFlags = typeof BALANCE_FLAGS & typeof NOISE_FLAGS;
+const HASHES_FLAGS = {
+  ...SWEEP_FLAGS,
+  hashes: {
+    type: "string",
+    help: 'JSON list of hashes to compare: family names or {"family":…,"options":{…}} (required)',
+  },
+  "hash-module": {
+    type: "string",
+    help: "a file whose top level registers your hash families (registerHashFamily)",
+  },
+} as const satisfies FlagSpec;
+
+type AllSweepFlags = typeof BALANCE_FLAGS & typeof NOISE_FLAGS & typeof HASHES_FLAGS;
 
 const REPORT_FLAGS = {
   out: { type: "string", default: `${OUT_DIR}/report`, help: "folder for report.md and figures" },
@@ -142,6 +158,7 @@ commands:
             cnn-main | ci
   balance   one-epoch sweep of Dirichlet α (balance of weight sharing) × sparsity × seed
   noise     one-epoch sweep of Neighborhood radius (noise of weight sharing) × sparsity × seed
+  hashes    any hashes compared, your own families among them (--hash-module) × sparsity × seed
   report    merge results files (shards included) into report.md with figures
 
 '${COMMAND} <command> --help' lists a command's options. See docs/experiments.md.`;
@@ -176,11 +193,53 @@ function noPositionals(command: string, rest: string[]): void {
   }
 }
 
+/**
+ * `--hashes`: a JSON list of family names and descriptors, each built once
+ * here so that an unknown family or a bad option stops the command before
+ * any run (a family of `--hash-module` is registered by then).
+ */
+function parseHashes(json: string): HashSpec[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (e) {
+    throw new ArbnetError(`invalid --hashes ${json}: not JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new ArbnetError(
+      `invalid --hashes ${json}: expected a non-empty JSON list, e.g. '["uniform", ` +
+        `{"family":"dirichlet","options":{"alpha":1}}]'`,
+    );
+  }
+  return value.map((h, i) => {
+    const spec = typeof h === "string" ? { family: h, options: {} } : h as HashSpec;
+    if (typeof spec?.family !== "string") {
+      throw new ArbnetError(
+        `invalid --hashes entry ${i}: ${JSON.stringify(h)} is neither a family name nor ` +
+          `{"family": …, "options": {…}}`,
+      );
+    }
+    const hash = { family: spec.family, options: spec.options ?? {} };
+    try {
+      hashFromDescriptor(hash);
+    } catch (e) {
+      throw new ArbnetError(`--hashes entry ${i} (${spec.family}): ${(e as Error).message}`);
+    }
+    return hash;
+  });
+}
+
 async function sweep(experiment: Experiment, args: string[]): Promise<void> {
-  const spec = experiment === "balance" ? BALANCE_FLAGS : NOISE_FLAGS;
+  const spec = experiment === "balance"
+    ? BALANCE_FLAGS
+    : experiment === "noise"
+    ? NOISE_FLAGS
+    : HASHES_FLAGS;
   const summary = experiment === "balance"
     ? "Dirichlet α sweep: does accuracy rise with the balance (occupancy entropy) of the hash?"
-    : "Neighborhood radius sweep: does accuracy fall as the hash gets noisier?";
+    : experiment === "noise"
+    ? "Neighborhood radius sweep: does accuracy fall as the hash gets noisier?"
+    : "Hashes compared, your own families among them: accuracy and occupancy entropy per hash.";
   // Typed as both so `f.alphas` and `f.radii` read as optional: the other one is undefined.
   const f = parseFlags(args, spec as AllSweepFlags, `${COMMAND} ${experiment}`, summary);
   if (!f) return;
@@ -208,7 +267,19 @@ async function sweep(experiment: Experiment, args: string[]): Promise<void> {
       "a number in [0, 1)",
     );
   }
-  const runs = experiment === "balance"
+  let hashes: HashSpec[] | undefined;
+  if (experiment === "hashes") {
+    if (f["hash-module"] !== undefined) await importHashModule(f["hash-module"]);
+    if (f.hashes === undefined) {
+      throw new ArbnetError(
+        `hashes needs --hashes, e.g. --hashes '["uniform", "mine"]' (see ${COMMAND} hashes --help)`,
+      );
+    }
+    hashes = parseHashes(f.hashes);
+  }
+  const runs = hashes !== undefined
+    ? hashesSweep({ ...opts, hashes })
+    : experiment === "balance"
     ? balanceSweep({
       ...opts,
       alphas: f.alphas === undefined
@@ -323,6 +394,7 @@ await runMain(async () => {
   switch (command) {
     case "balance":
     case "noise":
+    case "hashes":
       return await sweep(command, rest);
     case "study":
       return await study(rest);
@@ -339,7 +411,7 @@ await runMain(async () => {
       throw new ArbnetError(
         `unknown command ${
           JSON.stringify(command)
-        } (expected study, balance, noise or report)\n\n${OVERVIEW}`,
+        } (expected study, balance, noise, hashes or report)\n\n${OVERVIEW}`,
       );
   }
 });

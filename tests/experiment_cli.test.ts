@@ -165,7 +165,23 @@ Deno.test({
 Deno.test("experiment CLI: usage errors name the command or flag and exit 2", async () => {
   const cases: [string[], RegExp][] = [
     [[], /error: missing command/],
-    [["sweep"], /error: unknown command "sweep" \(expected study, balance, noise or report\)/],
+    [
+      ["sweep"],
+      /error: unknown command "sweep" \(expected study, balance, noise, hashes or report\)/,
+    ],
+    [["hashes"], /error: hashes needs --hashes/],
+    [["hashes", "--hashes", "[]"], /error: invalid --hashes \[\]: expected a non-empty JSON list/],
+    [["hashes", "--hashes", "uniform"], /error: invalid --hashes uniform: not JSON/],
+    [["hashes", "--hashes", '["nosuch"]'], /error: --hashes entry 0 \(nosuch\): .*nosuch/],
+    [
+      ["hashes", "--hashes", '["uniform","uniform"]'],
+      /error: invalid hashes: .*uniform.* \(expected each hash listed once\)/,
+    ],
+    [
+      ["hashes", "--hash-module", "/nonexistent/h.ts", "--hashes", '["uniform"]'],
+      /error: --hash-module \/nonexistent\/h\.ts could not be imported/,
+    ],
+    [["balance", "--hashes", '["uniform"]'], /error: Unknown option '--hashes'/],
     [["study"], /error: study needs a phase: pilot, main, cnn-pilot, cnn-main, ci; got ""/],
     [["study", "warm"], /error: study needs a phase: .*; got "warm"/],
     [["study", "pilot", "--seeds", "5"], /error: --seeds applies to study main and cnn-main only/],
@@ -211,7 +227,7 @@ Deno.test("experiment CLI: usage errors name the command or flag and exit 2", as
   await Deno.remove(empty);
   const help = await experiment(["--help"]);
   ok(help);
-  assert.match(help.stdout, /balance .*\n.*noise .*\n.*report/);
+  assert.match(help.stdout, /balance .*\n.*noise .*\n.*hashes .*\n.*report/);
   const sub = await experiment(["noise", "--help"]);
   ok(sub);
   assert.match(sub.stdout, /--radii/);
@@ -246,4 +262,35 @@ Deno.test("experiment CLI: a run that fails is reported, not recorded, and exits
   assert.match(r.stdout, /rerun the same command to retry/);
   assert.equal((await Deno.readTextFile(out).catch(() => "")).trim(), "");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test({
+  name: "experiment CLI: hashes compares a registered family of one's own with a built-in",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "arbnet-cli-hashes-" });
+    try {
+      const out = join(dir, "hashes.jsonl");
+      const hashes = '["uniform", {"family":"pixelBlocks","options":{"block":2}}]';
+      const args = ["hashes", ...TINY, "--hash-module", "examples/custom_hash.ts"];
+      const r = await experiment([...args, "--hashes", hashes, "--out", out]);
+      ok(r);
+      assert.match(r.stdout, /hashes: 2 of 2 runs owned; 2 trained now/);
+      const recs = await records(out);
+      assert.deepEqual(recs.map((x) => x.spec.hash), [
+        { family: "uniform", options: {} },
+        { family: "pixelBlocks", options: { block: 2 } },
+      ]);
+      // pixelBlocks gives every slot the same count: perfectly balanced.
+      assert.ok(recs[1].result.entropy.layers[0] > 0.9999, `${recs[1].result.entropy.layers}`);
+      const report = await experiment(["report", out, "--out", join(dir, "report"), "--no-plots"]);
+      ok(report);
+      const md = await Deno.readTextFile(join(dir, "report", "report.md"));
+      assert.match(md, /## Hashes compared — mnist, quick profile/);
+      assert.match(md, /\| 0 \| pixelBlocks\(block=2\) \| 1 \|/);
+      assert.match(md, /\| 0 \| uniform \| 1 \|/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

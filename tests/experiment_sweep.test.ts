@@ -5,6 +5,8 @@ import {
   canonicalJson,
   defaultRadii,
   firstLayerTableSize,
+  hashesSweep,
+  type HashSpec,
   noiseSweep,
   runId,
   type RunSpec,
@@ -156,4 +158,31 @@ Deno.test("builders name the bad option", () => {
   assert.throws(() => noiseSweep({ radii: [0.5] }), /invalid radii/);
   assert.throws(() => noiseSweep({ base: { seed: 3 } }), /invalid base\.seed/);
   assert.throws(() => noiseSweep({ base: { epochs: 0 } }), /invalid base\.epochs/);
+});
+
+Deno.test("hashesSweep: each hash × sparsity × seed, descriptors checked, none repeated", () => {
+  const hashes: HashSpec[] = [
+    { family: "uniform", options: {} },
+    { family: "mine", options: { block: 2, sign: false } },
+  ];
+  const runs = hashesSweep({ profile: "quick", hashes });
+  assert.equal(runs.length, 2 * 2 * 2);
+  assert.ok(runs.every((r) => r.experiment === "hashes"));
+  assert.deepEqual(runs.slice(0, 2).map((r) => r.hash), hashes);
+  assert.equal(new Set(runs.map(runId)).size, runs.length);
+  assert.match(runId(runs[1]), /^hashes-mine-s0-seed1-[0-9a-f]{8}$/);
+  const bad: unknown[] = [
+    [],
+    [{ family: "", options: {} }],
+    [{ family: "uniform" }],
+    [{ family: "uniform", options: { nested: { x: 1 } } }],
+    [{ family: "uniform", options: {} }, { options: {}, family: "uniform" }],
+  ];
+  for (const h of bad) {
+    assert.throws(
+      () => hashesSweep({ profile: "quick", hashes: h as never }),
+      ArbnetError,
+      JSON.stringify(h),
+    );
+  }
 });

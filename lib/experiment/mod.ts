@@ -34,6 +34,8 @@ export {
   defaultRadii,
   type Experiment,
   firstLayerTableSize,
+  hashesSweep,
+  type HashesSweepOptions,
   type HashSpec,
   type JsonValue,
   noiseSweep,

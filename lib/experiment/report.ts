@@ -86,7 +86,19 @@ function seriesKey(
 }
 
 function pointOf(r: RunRecord): number | string {
+  if (r.spec.experiment === "hashes") return hashLabel(r.spec.hash);
   return sweepPoint(r.spec)?.value ?? String(r.spec.hash?.family ?? "?");
+}
+
+/** A hash as a table shows it: `family` or `family(name=value, …)`, options sorted by name. */
+export function hashLabel(
+  h: { family?: string; options?: Record<string, unknown> } | undefined,
+): string {
+  const options = Object.entries(h?.options ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const family = String(h?.family ?? "?");
+  return options.length === 0
+    ? family
+    : `${family}(${options.map(([k, v]) => `${k}=${v}`).join(", ")})`;
 }
 
 function comparePoints(a: number | string, b: number | string): number {
@@ -163,7 +175,9 @@ export function summarize(records: readonly RunRecord[]): Series[] {
         wallMean: mean(rs.map((r) => r.wallSeconds)),
       };
     }).sort((a, b) => a.sparsity - b.sparsity || comparePoints(a.point, b.point));
-    const pointName = sweepPoint(recs[0].spec)?.name ?? "hash";
+    const pointName = meta.experiment === "hashes"
+      ? "hash"
+      : sweepPoint(recs[0].spec)?.name ?? "hash";
     const trends: TrendTest[] = [];
     const against = meta.experiment === "balance"
       ? "entropy"
@@ -212,6 +226,8 @@ function title(s: Series): string {
     ? "Balance: accuracy vs occupancy entropy (Dirichlet α)"
     : s.experiment === "noise"
     ? "Determinism: accuracy vs Neighborhood radius"
+    : s.experiment === "hashes"
+    ? "Hashes compared"
     : `Experiment ${s.experiment}`;
   return `${name} — ${s.dataset}${s.profile ? `, ${s.profile} profile` : ""}`;
 }

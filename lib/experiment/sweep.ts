@@ -24,9 +24,11 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | {
 /**
  * Which of the seed paper's claims a run tests: `balance` and `noise`, or
  * `reference` (the converged study's uniform hash, for comparison with
- * HashedNets), or `cnn` (its CNN arm: does breaking a convolution's sharing hurt?).
+ * HashedNets), or `cnn` (its CNN arm: does breaking a convolution's sharing
+ * hurt?); or `hashes`, a comparison of any hash families, a researcher's own
+ * among them ({@linkcode hashesSweep}).
  */
-export type Experiment = "balance" | "noise" | "reference" | "cnn";
+export type Experiment = "balance" | "noise" | "reference" | "cnn" | "hashes";
 
 /** Datasets the trainer knows. */
 export type Dataset = "mnist" | "cifar10";
@@ -276,6 +278,12 @@ export type BalanceSweepOptions = SweepOptions & {
   alphas?: number[];
 };
 
+/** Options of {@linkcode hashesSweep}. */
+export type HashesSweepOptions = SweepOptions & {
+  /** The hashes to compare (family and options; a user family must be registered to train). */
+  hashes: HashSpec[];
+};
+
 /** Options of {@linkcode noiseSweep}. */
 export type NoiseSweepOptions = SweepOptions & {
   /** Neighborhood radii; default {@linkcode defaultRadii} of `k` (full) or its quick subset. */
@@ -391,6 +399,50 @@ export function balanceSweep(opts: BalanceSweepOptions = {}): RunSpec[] {
   const hashes = alphas.map((alpha) => ({ family: "dirichlet", options: { alpha } }));
   return build(
     "balance",
+    base,
+    resolveSeeds(opts.seeds ?? d.seeds),
+    resolveSparsities(opts.sparsities ?? d.sparsities),
+    hashes,
+  );
+}
+
+/**
+ * A comparison of hashes: each of `hashes` × sparsity × seed, on the
+ * profile's network and training. The hashes are descriptors, so a family a
+ * researcher registered (`registerHashFamily`) is compared like a built-in;
+ * a run is identified by the family's name and options, so give a family
+ * whose rule changed a new name.
+ *
+ * @example
+ * ```ts
+ * import { hashesSweep } from "./sweep.ts";
+ * const runs = hashesSweep({
+ *   profile: "quick",
+ *   hashes: [{ family: "uniform", options: {} }, { family: "dirichlet", options: { alpha: 1 } }],
+ * });
+ * console.log(runs.length); // 8: 2 hashes × 2 sparsities × 2 seeds
+ * ```
+ */
+export function hashesSweep(opts: HashesSweepOptions): RunSpec[] {
+  const { profile, base } = resolveBase(opts);
+  const d = PROFILE_POINTS[profile];
+  const hashes = opts.hashes;
+  const primitive = (v: unknown) => ["number", "string", "boolean"].includes(typeof v);
+  const valid = (h: HashSpec) =>
+    typeof h?.family === "string" && h.family !== "" && typeof h.options === "object" &&
+    h.options !== null && !Array.isArray(h.options) && Object.values(h.options).every(primitive);
+  if (!Array.isArray(hashes) || hashes.length === 0 || !hashes.every(valid)) {
+    invalidOption(
+      "hashes",
+      hashes,
+      "a non-empty array of { family: string, options: { name: number | string | boolean } }",
+    );
+  }
+  const keys = hashes.map((h) => canonicalJson(h));
+  const repeated = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (repeated !== undefined) invalidOption("hashes", repeated, "each hash listed once");
+  return build(
+    "hashes",
     base,
     resolveSeeds(opts.seeds ?? d.seeds),
     resolveSparsities(opts.sparsities ?? d.sparsities),
