@@ -12,7 +12,7 @@ import type { Gpu } from "../lib/gpu/device.ts";
 import { ArbnetError } from "../lib/errors.ts";
 import { type Hash, hashes } from "../lib/hash/mod.ts";
 import { loadMnist } from "../lib/data/mod.ts";
-import { Linear, ReLU, Sequential } from "../lib/nn/mod.ts";
+import { ArbLinear, conv2dLayer, Linear, ReLU, RNN, Sequential, Tanh } from "../lib/nn/mod.ts";
 import { SGD } from "../lib/optim/mod.ts";
 import { buildMlp, trainStep } from "../lib/train/mod.ts";
 import { encodeOnnx, exportOnnx } from "../lib/io/onnx.ts";
@@ -118,6 +118,66 @@ gpuTest("onnx: a plain Linear stack without bias exports too", async (gpu) => {
   const ours = await forward(gpu, net, data.x, 784);
   const theirs = await runOnnx(await encodeOnnx(net), data.x, ROWS);
   assertClose(theirs.data, ours, { rtol: 1e-4, atol: 1e-5, what: "onnx logits" });
+});
+
+/** Trains `net` a few steps on MNIST rows, so every parameter has moved from its init. */
+async function trainFew(net: Sequential): Promise<void> {
+  const data = await mnist;
+  const opt = new SGD(net.parameters(), { lr: 0.05, momentum: 0.9 });
+  for (let s = 0; s < 3; s++) {
+    const at = s * 16;
+    await trainStep(net, opt, data.x.slice(at * 784, (at + 16) * 784), data.y.slice(at, at + 16));
+  }
+}
+
+gpuTest(
+  "onnx: a CNN (conv2d hash, channel biases) runs the same in onnxruntime",
+  async (gpu) => {
+    const data = await mnist;
+    const conv = conv2dLayer(gpu, {
+      inChannels: 1,
+      outChannels: 4,
+      kernel: 5,
+      stride: 2,
+      height: 28,
+      width: 28,
+      seed: 2,
+    });
+    const net = new Sequential([
+      conv,
+      new ReLU(),
+      new ArbLinear(gpu, {
+        inFeatures: 4 * 12 * 12,
+        outFeatures: 10,
+        hash: hashes.uniform(),
+        tableFraction: 1 / 4,
+        seed: 3,
+      }),
+    ]);
+    await trainFew(net);
+    const ours = await forward(gpu, net, data.x, 784);
+    const theirs = await runOnnx(await encodeOnnx(net), data.x, ROWS);
+    assertClose(theirs.data, ours, { rtol: 1e-4, atol: 1e-5, what: "onnx CNN logits" });
+  },
+);
+
+gpuTest("onnx: an RNN over MNIST rows, unrolled, runs the same in onnxruntime", async (gpu) => {
+  const data = await mnist;
+  const layer = (inFeatures: number, outFeatures: number, seed: number, bias = true) =>
+    new ArbLinear(gpu, {
+      inFeatures,
+      outFeatures,
+      hash: hashes.uniform(),
+      tableFraction: 1 / 2,
+      seed,
+      bias,
+    });
+  const rnn = new RNN({ input: layer(28, 12, 1), recurrent: layer(12, 12, 2), steps: 28 });
+  const net = new Sequential([rnn, new Tanh(), layer(12, 10, 3)]);
+  await trainFew(net);
+  const ours = await forward(gpu, net, data.x, 784);
+  const theirs = await runOnnx(await encodeOnnx(net), data.x, ROWS);
+  assertClose(theirs.data, ours, { rtol: 1e-4, atol: 1e-5, what: "onnx RNN logits" });
 });
 
 gpuTest("onnx: bad options are refused", async (gpu) => {

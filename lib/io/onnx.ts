@@ -6,8 +6,10 @@
  * gather already has the matrix's shape, and the zero slot reads the
  * appended 0), then `W · Cast(signs)` when the hash has signs, then
  * `MatMul(x, W)` and `Add(bias)`. A dense layer stores its table as the
- * `[nIn, nOut]` matrix. ReLU becomes `Relu`; `Softmax` is optional at the
- * end. Opset 13, IR version 7.
+ * `[nIn, nOut]` matrix. ReLU and Tanh become `Relu` and `Tanh`; a
+ * ChannelBias adds its bias over a `[batch, channels, pixels]` view; an RNN
+ * is unrolled over its steps, each slicing its frame from the input row.
+ * `Softmax` is optional at the end. Opset 13, IR version 7.
  *
  * The protobuf encoding is hand-rolled: the export needs eight messages and
  * a handful of fields (numbers from onnx/onnx.proto), far less than a
@@ -19,7 +21,9 @@
 
 import { ArbnetError } from "../errors.ts";
 import { ArbLinear } from "../nn/arb_linear.ts";
-import { ReLU, Sequential } from "../nn/layers.ts";
+import { ReLU, Sequential, Tanh } from "../nn/layers.ts";
+import { ChannelBias } from "../nn/channel_bias.ts";
+import { RNN } from "../nn/rnn.ts";
 import type { Module } from "../nn/module.ts";
 
 /** Options of {@linkcode exportOnnx}. */
@@ -149,13 +153,105 @@ function floatValueInfo(name: string, batch: number | "dynamic", features: numbe
   return new Pb().string(1, name).message(2, new Pb().message(1, tensorType));
 }
 
-function flatten(net: Module): (ArbLinear | ReLU)[] {
-  if (net instanceof ArbLinear || net instanceof ReLU) return [net];
+/** A layer the export knows. */
+type Layer = ArbLinear | ReLU | Tanh | ChannelBias | RNN;
+
+function flatten(net: Module): Layer[] {
+  if (
+    net instanceof ArbLinear || net instanceof ReLU || net instanceof Tanh ||
+    net instanceof ChannelBias || net instanceof RNN
+  ) return [net];
   if (net instanceof Sequential) return net.layers.flatMap(flatten);
   throw new ArbnetError(
-    `cannot export a ${net.constructor.name} to ONNX: only Sequential, ArbLinear (or Linear) ` +
-      "and ReLU are supported",
+    `cannot export a ${net.constructor.name} to ONNX: only Sequential, ArbLinear (or Linear), ` +
+      "ChannelBias, RNN, ReLU and Tanh are supported",
   );
+}
+
+/** The graph's nodes and initializers as they are emitted, in order. */
+class Graph {
+  readonly nodes: Pb[] = [];
+  readonly initializers: Pb[] = [];
+
+  /** Appends a node; returns its output's name. */
+  node(op: string, inputs: string[], output: string, attributes: Pb[] = []): string {
+    this.nodes.push(node(op, inputs, output, attributes));
+    return output;
+  }
+
+  /** Appends an initializer; returns its name. */
+  init(
+    name: string,
+    dataType: number,
+    dims: number[],
+    data: Float32Array | BigInt64Array | Int8Array,
+  ): string {
+    this.initializers.push(tensor(name, dataType, dims, data));
+    return name;
+  }
+
+  /** An int64 vector initializer (shapes, slice bounds). */
+  ints(name: string, values: number[]): string {
+    return this.init(name, INT64, [values.length], BigInt64Array.from(values, BigInt));
+  }
+}
+
+/**
+ * The `[nIn, nOut]` weight matrix of an ArbLinear: its table for a dense
+ * layer, else `Gather(table ‖ 0, indices)`, times the signs when it has
+ * them. Returns the matrix's name.
+ */
+async function weightOf(g: Graph, l: ArbLinear, p: string): Promise<string> {
+  const c = l.config;
+  const table = await l.table.read();
+  if (l.isDense) return g.init(`${p}.weight`, FLOAT, [c.inFeatures, c.outFeatures], table);
+  const withZero = new Float32Array(c.tableSize + 1);
+  withZero.set(table);
+  const indices = BigInt64Array.from(l.indices, BigInt);
+  g.init(`${p}.table`, FLOAT, [c.tableSize + 1], withZero);
+  g.init(`${p}.indices`, INT64, [c.inFeatures, c.outFeatures], indices);
+  const w = g.node("Gather", [`${p}.table`, `${p}.indices`], `${p}.gathered`, [
+    intAttribute("axis", 0),
+  ]);
+  if (!l.signs) return w;
+  g.init(`${p}.signs`, INT8, [c.inFeatures, c.outFeatures], l.signs);
+  g.node("Cast", [`${p}.signs`], `${p}.signs_f32`, [intAttribute("to", FLOAT)]);
+  return g.node("Mul", [w, `${p}.signs_f32`], `${p}.weight`);
+}
+
+/** `x · W (+ bias)` of an ArbLinear whose matrix is `w`, named under `p`. */
+async function affine(g: Graph, l: ArbLinear, w: string, x: string, p: string): Promise<string> {
+  const y = g.node("MatMul", [x, w], `${p}.matmul`);
+  if (!l.bias) return y;
+  g.init(`${p}.bias`, FLOAT, [l.config.outFeatures], await l.bias.read());
+  return g.node("Add", [y, `${p}.bias`], `${p}.out`);
+}
+
+/**
+ * An RNN unrolled over its steps: frame `t` sliced from the input row,
+ * `h_0 = tanh(x_0·W_x + b)`, `h_t = tanh(x_t·W_x + b + h_{t−1}·W_h)`, as
+ * the module computes it (`lib/nn/rnn.ts`). Returns the last state's name.
+ */
+async function unrollRnn(g: Graph, l: RNN, x: string, p: string): Promise<string> {
+  const F = l.input.config.inFeatures;
+  const wx = await weightOf(g, l.input, `${p}.input`);
+  const wh = await weightOf(g, l.recurrent, `${p}.recurrent`);
+  const axes = g.ints(`${p}.axes`, [1]);
+  let h = "";
+  for (let t = 0; t < l.steps; t++) {
+    const q = `${p}.t${t}`;
+    const start = g.ints(`${q}.start`, [t * F]);
+    const end = g.ints(`${q}.end`, [(t + 1) * F]);
+    const frame = g.node("Slice", [x, start, end, axes], `${q}.frame`);
+    // Each step's input product under its own names; the bias initializer once.
+    const u = await affine(g, l.input, wx, frame, t === 0 ? `${p}.input` : `${q}.input`);
+    const a = t === 0 ? u : g.node("Add", [
+      u,
+      await affine(g, l.recurrent, wh, h, t === 1 ? `${p}.recurrent` : `${q}.recurrent`),
+    ], `${q}.sum`);
+    h = g.node("Tanh", [a], `${q}.h`);
+  }
+  return h;
 }
 
 /**
@@ -172,83 +268,94 @@ export async function encodeOnnx(
     throw new ArbnetError(`invalid ONNX batch ${batch}: expected a positive integer or "dynamic"`);
   }
   const layers = flatten(net);
-  const first = layers.find((l) => l instanceof ArbLinear) as ArbLinear | undefined;
-  if (!first) throw new ArbnetError("the network has no ArbLinear layer to export");
-  const graph = new Pb();
-  const initializers: Pb[] = [];
+  const inputs = inFeaturesOf(layers);
+  const g = new Graph();
   let x = "input";
-  let features = first.config.inFeatures;
+  let features = inputs;
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i];
     const p = `layers.${i}`;
-    if (l instanceof ReLU) {
-      graph.message(1, node("Relu", [x], `${p}.relu`));
-      x = `${p}.relu`;
+    if (l instanceof ReLU || l instanceof Tanh) {
+      x = g.node(
+        l instanceof ReLU ? "Relu" : "Tanh",
+        [x],
+        `${p}.${l instanceof ReLU ? "relu" : "tanh"}`,
+      );
       continue;
     }
-    const c = l.config;
-    if (c.inFeatures !== features) {
-      throw new ArbnetError(
-        `layer ${i} expects ${c.inFeatures} features but receives ${features}`,
+    const expected = inFeatures(l);
+    if (expected !== features) {
+      throw new ArbnetError(`layer ${i} expects ${expected} features but receives ${features}`);
+    }
+    if (l instanceof ChannelBias) {
+      // [batch, C·P] → [batch, C, P] + bias[C, 1] → back.
+      const grid = g.node(
+        "Reshape",
+        [x, g.ints(`${p}.grid`, [-1, l.channels, l.pixels])],
+        `${p}.grid_x`,
       );
+      g.init(`${p}.bias`, FLOAT, [l.channels, 1], await l.bias.read());
+      const y = g.node("Add", [grid, `${p}.bias`], `${p}.biased`);
+      x = g.node("Reshape", [y, g.ints(`${p}.flat`, [-1, features])], `${p}.out`);
+      continue;
     }
-    const table = await l.table.read();
-    let w: string;
-    if (l.isDense) {
-      w = `${p}.weight`;
-      initializers.push(tensor(w, FLOAT, [c.inFeatures, c.outFeatures], table));
-    } else {
-      const withZero = new Float32Array(c.tableSize + 1);
-      withZero.set(table);
-      const indices = new BigInt64Array(l.indices.length);
-      for (let k = 0; k < indices.length; k++) indices[k] = BigInt(l.indices[k]);
-      initializers.push(tensor(`${p}.table`, FLOAT, [c.tableSize + 1], withZero));
-      initializers.push(tensor(`${p}.indices`, INT64, [c.inFeatures, c.outFeatures], indices));
-      w = `${p}.gathered`;
-      graph.message(
-        1,
-        node("Gather", [`${p}.table`, `${p}.indices`], w, [intAttribute("axis", 0)]),
-      );
-      if (l.signs) {
-        initializers.push(tensor(`${p}.signs`, INT8, [c.inFeatures, c.outFeatures], l.signs));
-        graph.message(
-          1,
-          node("Cast", [`${p}.signs`], `${p}.signs_f32`, [intAttribute("to", FLOAT)]),
-        );
-        graph.message(1, node("Mul", [w, `${p}.signs_f32`], `${p}.weight`));
-        w = `${p}.weight`;
-      }
+    if (l instanceof RNN) {
+      x = await unrollRnn(g, l, x, p);
+      features = l.hidden;
+      continue;
     }
-    graph.message(1, node("MatMul", [x, w], `${p}.matmul`));
-    x = `${p}.matmul`;
-    if (l.bias) {
-      initializers.push(tensor(`${p}.bias`, FLOAT, [c.outFeatures], await l.bias.read()));
-      graph.message(1, node("Add", [x, `${p}.bias`], `${p}.out`));
-      x = `${p}.out`;
-    }
-    features = c.outFeatures;
+    x = await affine(g, l, await weightOf(g, l, p), x, p);
+    features = l.config.outFeatures;
   }
   const output = options.softmax ? "probabilities" : "logits";
   // Opset 13's Softmax normalises over the last axis by default.
-  graph.message(1, node(options.softmax ? "Softmax" : "Identity", [x], output));
+  g.node(options.softmax ? "Softmax" : "Identity", [x], output);
+  const graph = new Pb();
+  for (const n of g.nodes) graph.message(1, n);
   graph.string(2, options.name ?? "arbnet");
-  for (const t of initializers) graph.message(5, t);
-  graph.message(11, floatValueInfo("input", batch, first.config.inFeatures));
+  for (const t of g.initializers) graph.message(5, t);
+  graph.message(11, floatValueInfo("input", batch, inputs));
   graph.message(12, floatValueInfo(output, batch, features));
 
   const meta = (key: string, value: string) => new Pb().string(1, key).string(2, value);
-  const configs = layers.map((l) =>
-    l instanceof ArbLinear ? { kind: "arblinear", config: l.config } : { kind: "relu" }
-  );
   return new Pb()
     .int(1, ONNX_IR_VERSION)
     .string(2, "arbnet")
     .string(3, "0.1.0")
-    .string(6, "An ArbNet MLP: hashed virtual weight matrices, gathered from small tables.")
+    .string(6, "An ArbNet: hashed virtual weight matrices, gathered from small tables.")
     .message(7, graph)
     .message(8, new Pb().int(2, ONNX_OPSET))
-    .message(14, meta("arbnet.layers", JSON.stringify(configs)))
+    .message(14, meta("arbnet.layers", JSON.stringify(layers.map(describe))))
     .finish();
+}
+
+/** The features a layer reads, or null for an activation (it reads what it gets). */
+function inFeatures(l: Layer): number | null {
+  if (l instanceof ArbLinear) return l.config.inFeatures;
+  if (l instanceof RNN) return l.steps * l.input.config.inFeatures;
+  if (l instanceof ChannelBias) return l.channels * l.pixels;
+  return null;
+}
+
+/** The network's input features: its first layer's. */
+function inFeaturesOf(layers: readonly Layer[]): number {
+  for (const l of layers) {
+    const n = inFeatures(l);
+    if (n !== null) return n;
+  }
+  throw new ArbnetError("the network has no ArbLinear layer to export");
+}
+
+/** A layer as the model's `arbnet.layers` metadata records it. */
+function describe(l: Layer): Record<string, unknown> {
+  if (l instanceof ArbLinear) return { kind: "arblinear", config: l.config };
+  if (l instanceof RNN) {
+    return { kind: "rnn", steps: l.steps, input: l.input.config, recurrent: l.recurrent.config };
+  }
+  if (l instanceof ChannelBias) {
+    return { kind: "channelbias", channels: l.channels, pixels: l.pixels };
+  }
+  return { kind: l instanceof ReLU ? "relu" : "tanh" };
 }
 
 /**
