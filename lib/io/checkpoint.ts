@@ -45,6 +45,7 @@ import {
 } from "./safetensors.ts";
 import { stageStateLoad, stateDict } from "./state_dict.ts";
 import { writeFileAtomic } from "./files.ts";
+import { type RecordedLayer, recordedLayers } from "./layers.ts";
 import type { Tile } from "../../shaders/matmul.ts";
 import type { TileMode } from "../../shaders/matmul_tune.ts";
 
@@ -155,20 +156,11 @@ export interface RebuiltNetwork {
   info: CheckpointInfo;
 }
 
-/** A layer a checkpoint can record. */
-type Layer = ArbLinear | ReLU | Tanh | ChannelBias | RNN;
+type Layer = RecordedLayer;
 
 /** The network as an ordered list of its layers (nested Sequentials flattened). */
 function flatten(net: Module): Layer[] {
-  if (
-    net instanceof ArbLinear || net instanceof ReLU || net instanceof Tanh ||
-    net instanceof ChannelBias || net instanceof RNN
-  ) return [net];
-  if (net instanceof Sequential) return net.layers.flatMap(flatten);
-  throw new ArbnetError(
-    `cannot checkpoint a ${net.constructor.name}: only Sequential, ArbLinear (or Linear), ` +
-      "ChannelBias, RNN, ReLU and Tanh are supported",
-  );
+  return recordedLayers(net, "checkpoint");
 }
 
 function describe(layers: Layer[]): LayerRecord[] {

@@ -21,9 +21,10 @@
 
 import { ArbnetError } from "../errors.ts";
 import { ArbLinear } from "../nn/arb_linear.ts";
-import { ReLU, Sequential, Tanh } from "../nn/layers.ts";
+import { ReLU, Tanh } from "../nn/layers.ts";
 import { ChannelBias } from "../nn/channel_bias.ts";
 import { RNN } from "../nn/rnn.ts";
+import { type RecordedLayer, recordedLayers } from "./layers.ts";
 import type { Module } from "../nn/module.ts";
 
 /** Options of {@linkcode exportOnnx}. */
@@ -153,20 +154,7 @@ function floatValueInfo(name: string, batch: number | "dynamic", features: numbe
   return new Pb().string(1, name).message(2, new Pb().message(1, tensorType));
 }
 
-/** A layer the export knows. */
-type Layer = ArbLinear | ReLU | Tanh | ChannelBias | RNN;
-
-function flatten(net: Module): Layer[] {
-  if (
-    net instanceof ArbLinear || net instanceof ReLU || net instanceof Tanh ||
-    net instanceof ChannelBias || net instanceof RNN
-  ) return [net];
-  if (net instanceof Sequential) return net.layers.flatMap(flatten);
-  throw new ArbnetError(
-    `cannot export a ${net.constructor.name} to ONNX: only Sequential, ArbLinear (or Linear), ` +
-      "ChannelBias, RNN, ReLU and Tanh are supported",
-  );
-}
+type Layer = RecordedLayer;
 
 /** The graph's nodes and initializers as they are emitted, in order. */
 class Graph {
@@ -267,7 +255,7 @@ export async function encodeOnnx(
   if (batch !== "dynamic" && !(Number.isSafeInteger(batch) && batch >= 1)) {
     throw new ArbnetError(`invalid ONNX batch ${batch}: expected a positive integer or "dynamic"`);
   }
-  const layers = flatten(net);
+  const layers = recordedLayers(net, "export to ONNX");
   const inputs = inFeaturesOf(layers);
   const g = new Graph();
   let x = "input";
