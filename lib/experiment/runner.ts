@@ -6,6 +6,9 @@
  * reported and not counted). A lock file keeps a second process from
  * writing the same results file.
  *
+ * Over ~350 lines on purpose: resuming, sharding and locking the results
+ * file are one protocol, and each relies on how the others record runs.
+ *
  * Owns: running, skipping, shard selection (`--shard`, SLURM, Kubernetes).
  * The training itself is the caller's `runOne`. Imports `./sweep.ts`,
  * `./results.ts`, `lib/errors.ts` and `lib/io/files.ts`.

@@ -8,6 +8,9 @@
  * Used by `scripts/train.ts` (checkpoint and log), the experiment runner
  * (results files) and the report writer.
  *
+ * Over ~350 lines on purpose: path checks, locks, atomic writes and their
+ * messages are one policy for never losing a user's file.
+ *
  * Layer: io; imports `lib/errors.ts` and `node:path`.
  * @module
  */

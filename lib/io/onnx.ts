@@ -11,9 +11,7 @@
  * is unrolled over its steps, each slicing its frame from the input row.
  * `Softmax` is optional at the end. Opset 13, IR version 7.
  *
- * The protobuf encoding is hand-rolled: the export needs eight messages and
- * a handful of fields (numbers from onnx/onnx.proto), far less than a
- * protobuf library.
+ * The protobuf encoding is hand-rolled (`onnx_proto.ts`).
  *
  * Layer: io; imports `lib/nn` and `lib/errors.ts`.
  * @module
@@ -25,6 +23,16 @@ import { ReLU, Tanh } from "../nn/layers.ts";
 import { ChannelBias } from "../nn/channel_bias.ts";
 import { RNN } from "../nn/rnn.ts";
 import { type RecordedLayer, recordedLayers } from "./layers.ts";
+import {
+  FLOAT,
+  floatValueInfo,
+  INT64,
+  INT8,
+  intAttribute,
+  node,
+  Pb,
+  tensor,
+} from "./onnx_proto.ts";
 import type { Module } from "../nn/module.ts";
 
 /** Options of {@linkcode exportOnnx}. */
@@ -41,118 +49,6 @@ export interface OnnxExportOptions {
 export const ONNX_OPSET = 13;
 /** The ONNX IR version written (the one that goes with opset 13). */
 export const ONNX_IR_VERSION = 7;
-
-// TensorProto.DataType values.
-const FLOAT = 1;
-const INT8 = 3;
-const INT64 = 7;
-
-/** A protobuf message under construction: fields are appended in order. */
-class Pb {
-  readonly #chunks: Uint8Array[] = [];
-  #length = 0;
-
-  #push(b: Uint8Array): void {
-    this.#chunks.push(b);
-    this.#length += b.length;
-  }
-
-  #key(field: number, wire: number): void {
-    this.#push(varint(BigInt(field * 8 + wire)));
-  }
-
-  /** A varint field (int32, int64, enum); negatives as 64-bit two's complement. */
-  int(field: number, value: number): this {
-    this.#key(field, 0);
-    this.#push(varint(BigInt.asUintN(64, BigInt(value))));
-    return this;
-  }
-
-  /** A length-delimited field. */
-  bytes(field: number, data: Uint8Array): this {
-    this.#key(field, 2);
-    this.#push(varint(BigInt(data.length)));
-    this.#push(data);
-    return this;
-  }
-
-  /** A UTF-8 string field. */
-  string(field: number, s: string): this {
-    return this.bytes(field, new TextEncoder().encode(s));
-  }
-
-  /** An embedded message field. */
-  message(field: number, m: Pb): this {
-    return this.bytes(field, m.finish());
-  }
-
-  /** The encoded message. */
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.#length);
-    let at = 0;
-    for (const c of this.#chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
-}
-
-function varint(v: bigint): Uint8Array {
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return new Uint8Array(out);
-}
-
-function rawBytes(a: Float32Array | BigInt64Array | Int8Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
-/** TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9. */
-function tensor(
-  name: string,
-  dataType: number,
-  dims: number[],
-  data: Float32Array | BigInt64Array | Int8Array,
-): Pb {
-  const t = new Pb();
-  for (const d of dims) t.int(1, d);
-  return t.int(2, dataType).string(8, name).bytes(9, rawBytes(data));
-}
-
-/** NodeProto: input = 1, output = 2, name = 3, op_type = 4, attribute = 5. */
-function node(
-  op: string,
-  inputs: string[],
-  output: string,
-  attributes: Pb[] = [],
-): Pb {
-  const n = new Pb();
-  for (const i of inputs) n.string(1, i);
-  n.string(2, output).string(3, output).string(4, op);
-  for (const a of attributes) n.message(5, a);
-  return n;
-}
-
-/** AttributeProto of type INT: name = 1, i = 3, type = 20 (INT = 2). */
-function intAttribute(name: string, value: number): Pb {
-  return new Pb().string(1, name).int(3, value).int(20, 2);
-}
-
-/** ValueInfoProto of a float tensor `[batch, features]`. */
-function floatValueInfo(name: string, batch: number | "dynamic", features: number): Pb {
-  const dim = (d: number | string) =>
-    typeof d === "string" ? new Pb().string(2, d) : new Pb().int(1, d);
-  const shape = new Pb()
-    .message(1, dim(batch === "dynamic" ? "batch" : batch))
-    .message(1, dim(features));
-  const tensorType = new Pb().int(1, FLOAT).message(2, shape);
-  return new Pb().string(1, name).message(2, new Pb().message(1, tensorType));
-}
 
 type Layer = RecordedLayer;
 
