@@ -289,6 +289,8 @@ Deno.test({
       assert.match(md, /## Hashes compared — mnist, quick profile/);
       assert.match(md, /\| 0 \| pixelBlocks\(block=2\) \| 1 \|/);
       assert.match(md, /\| 0 \| uniform \| 1 \|/);
+      assert.match(md, /### Against the baseline \(exploratory\)/);
+      assert.match(md, /\| 0 \| pixelBlocks\(block=2\) \| uniform \| 1 \| n\/a \|/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

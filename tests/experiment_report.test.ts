@@ -11,6 +11,8 @@ import {
   verdictLine,
   writeReport,
 } from "../lib/experiment/mod.ts";
+import type { RunRecord } from "../lib/experiment/mod.ts";
+import { comparisonTable, hashComparisons } from "../lib/experiment/hashes_report.ts";
 
 const sample = new URL("./fixtures/experiment/sample/", import.meta.url).pathname;
 
@@ -107,4 +109,36 @@ Deno.test("verdictLine words both directions against the paper's claims", () => 
   assert.match(verdictLine("radius", down), /falls with radius .*as the paper claims$/);
   assert.match(verdictLine("radius", up), /rises with radius .*contrary/);
   assert.match(verdictLine("radius", spearman([1, 2], [2, 1])), /^no test possible \(n=2/);
+});
+
+Deno.test("hashes report: each hash against uniform, paired by seed, by the known t answer", () => {
+  const rec = (family: string, sparsity: number, seed: number, acc: number) =>
+    ({
+      spec: { experiment: "hashes", hash: { family, options: {} }, sparsity, seed },
+      result: { testAccuracy: acc },
+    }) as unknown as RunRecord;
+  const records = [
+    ...[0.9, 0.91, 0.92].map((a, i) => rec("uniform", 0, i + 1, a)),
+    // b − uniform = 1, 2, 0 points: mean 1, sd 1, t = √3 on 2 df, p = 0.2254.
+    ...[0.91, 0.93, 0.92].map((a, i) => rec("b", 0, i + 1, a)),
+    // One seed only: no test.
+    rec("c", 0, 1, 0.95),
+    // Another sparsity without uniform: the first hash by name is the baseline.
+    rec("x", 0.5, 1, 0.8),
+    rec("y", 0.5, 1, 0.9),
+  ];
+  const cmps = hashComparisons(records, (r) => r.spec.hash.family);
+  assert.deepEqual(
+    cmps.map((c) => [c.sparsity, c.hash, c.baseline, c.pairs]),
+    [[0, "b", "uniform", 3], [0, "c", "uniform", 1], [0.5, "y", "x", 1]],
+  );
+  const t = cmps[0].test!;
+  assert.ok(Math.abs(t.mean - 1) < 1e-9 && Math.abs(t.sd - 1) < 1e-9, JSON.stringify(t));
+  assert.ok(Math.abs(t.p - 0.2254) < 1e-3, `p ${t.p}`);
+  // 1 ± t(0.975, 2)·1/√3 = 1 ± 4.3027·0.57735
+  assert.ok(Math.abs(t.ci[0] - (1 - 2.4842)) < 1e-3 && Math.abs(t.ci[1] - 3.4842) < 1e-3);
+  assert.equal(cmps[1].test, null);
+  const table = comparisonTable(cmps).join("\n");
+  assert.match(table, /\| 0 \| b \| uniform \| 3 \| 1\.00 \| \[-1\.48, 3\.48\] \| 0\.225 \|/);
+  assert.match(table, /\| 0 \| c \| uniform \| 1 \| n\/a \|/);
 });

@@ -6,7 +6,7 @@
  * Over ~350 lines on purpose: the aggregation and the wording of one report stay together.
  *
  * Owns: aggregation and the report's wording. Imports `./results.ts`,
- * `./stats.ts`, `./plot.ts`, `./sweep.ts` and `node:path`.
+ * `./stats.ts`, `./plot.ts`, `./sweep.ts`, `./hashes_report.ts` and `node:path`.
  * @module
  */
 
@@ -18,6 +18,7 @@ import { writeFileAtomic } from "../io/files.ts";
 import { EXACT_MAX_N, mean, spearman, type SpearmanResult, std } from "./stats.ts";
 import { canonicalJson, sweepPoint } from "./sweep.ts";
 import { isStudyRecord, studyCells, studyCharts, studySection } from "./study_report.ts";
+import { comparisonTable, type HashComparison, hashComparisons } from "./hashes_report.ts";
 
 /** Significance level of the verdicts. */
 export const SIGNIFICANCE = 0.05;
@@ -72,6 +73,8 @@ export type Series = {
   trends: TrendTest[];
   /** Cells that mix configs differing in more than the seed. */
   warnings: string[];
+  /** `hashes` only: each hash against the baseline, paired by seed. */
+  comparisons: HashComparison[];
 };
 
 function seriesKey(
@@ -194,7 +197,10 @@ export function summarize(records: readonly RunRecord[]): Series[] {
         trends.push({ sparsity: s, against, test, verdict: verdictLine(against, test) });
       }
     }
-    return { ...meta, pointName, cells, trends, warnings };
+    const comparisons = meta.experiment === "hashes"
+      ? hashComparisons(recs, (r) => String(pointOf(r)))
+      : [];
+    return { ...meta, pointName, cells, trends, warnings, comparisons };
   });
 }
 
@@ -377,6 +383,7 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
       "|---:|---:|---:|---:|---:|---:|",
       ...s.cells.map(cellRow),
       "",
+      ...comparisonTable(s.comparisons),
     );
   }
   if (series.length === 0 && studyProfiles.length === 0) md.push("No runs found.", "");
