@@ -355,13 +355,15 @@ function unique(name: string, xs: number[]): number[] {
  */
 function build(
   experiment: Experiment,
+  opts: SweepOptions,
+  profile: SweepProfile,
   base: BaseConfig,
-  seeds: number[],
-  sparsities: number[],
   hashes: HashSpec[],
 ): RunSpec[] {
+  const d = PROFILE_POINTS[profile];
+  const sparsities = resolveSparsities(opts.sparsities ?? d.sparsities);
   const runs: RunSpec[] = [];
-  for (const seed of seeds) {
+  for (const seed of resolveSeeds(opts.seeds ?? d.seeds)) {
     for (const sparsity of sparsities) {
       for (const hash of hashes) {
         runs.push({
@@ -397,13 +399,7 @@ export function balanceSweep(opts: BalanceSweepOptions = {}): RunSpec[] {
   }
   unique("alphas", alphas);
   const hashes = alphas.map((alpha) => ({ family: "dirichlet", options: { alpha } }));
-  return build(
-    "balance",
-    base,
-    resolveSeeds(opts.seeds ?? d.seeds),
-    resolveSparsities(opts.sparsities ?? d.sparsities),
-    hashes,
-  );
+  return build("balance", opts, profile, base, hashes);
 }
 
 /**
@@ -425,7 +421,6 @@ export function balanceSweep(opts: BalanceSweepOptions = {}): RunSpec[] {
  */
 export function hashesSweep(opts: HashesSweepOptions): RunSpec[] {
   const { profile, base } = resolveBase(opts);
-  const d = PROFILE_POINTS[profile];
   const hashes = opts.hashes;
   const primitive = (v: unknown) => ["number", "string", "boolean"].includes(typeof v);
   const valid = (h: HashSpec) =>
@@ -441,13 +436,7 @@ export function hashesSweep(opts: HashesSweepOptions): RunSpec[] {
   const keys = hashes.map((h) => canonicalJson(h));
   const repeated = keys.find((k, i) => keys.indexOf(k) !== i);
   if (repeated !== undefined) invalidOption("hashes", repeated, "each hash listed once");
-  return build(
-    "hashes",
-    base,
-    resolveSeeds(opts.seeds ?? d.seeds),
-    resolveSparsities(opts.sparsities ?? d.sparsities),
-    hashes,
-  );
+  return build("hashes", opts, profile, base, hashes);
 }
 
 /**
@@ -497,7 +486,6 @@ export function noiseSweep(opts: NoiseSweepOptions = {}): RunSpec[] {
   // whole rows share every weight (see buildMlp's coprimeTables): the sweep
   // is about noise, so its table sizes are made coprime with the rows.
   const base = { coprimeTables: true, ...resolved.base } as BaseConfig;
-  const d = PROFILE_POINTS[profile];
   const k = opts.k ?? firstLayerTableSize(base);
   const radii = opts.radii ?? (profile === "quick" ? quickRadii(k) : defaultRadii(k));
   if (
@@ -508,11 +496,5 @@ export function noiseSweep(opts: NoiseSweepOptions = {}): RunSpec[] {
   }
   unique("radii", radii);
   const hashes = radii.map((radius) => ({ family: "neighborhood", options: { radius } }));
-  return build(
-    "noise",
-    base,
-    resolveSeeds(opts.seeds ?? d.seeds),
-    resolveSparsities(opts.sparsities ?? d.sparsities),
-    hashes,
-  );
+  return build("noise", opts, profile, base, hashes);
 }
