@@ -20,6 +20,7 @@ import {
   PILOT_SEED,
   pilotRuns,
   STUDY_CONTRASTS,
+  STUDY_LEARNING_RATES,
   STUDY_SEEDS,
   studyConditions,
   studyRuns,
@@ -216,4 +217,20 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("the registered learning rates are the pilot rule applied to the committed pilot results", async () => {
+  const results = join(ROOT, "docs/results/converged");
+  const pilot: RunRecord[] = [];
+  // A missing file reads as no records (the CNN pilot may not have run).
+  for (const name of ["pilot.jsonl", "cnn-pilot.jsonl"]) {
+    pilot.push(...(await readResultsFile(join(results, name))).records);
+  }
+  const chosen = pilotChoices(pilot.filter((r) => r.spec.profile === "pilot"));
+  // Every registered rate is the rule's choice; a condition the pilot has not
+  // finished is not registered.
+  for (const [condition, lr] of Object.entries(STUDY_LEARNING_RATES)) {
+    assert.equal(chosen[condition], lr, condition);
+  }
+  for (const c of studyConditions()) assert.ok(c.key in STUDY_LEARNING_RATES, c.key);
 });
