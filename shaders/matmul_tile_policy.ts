@@ -48,15 +48,14 @@ const WINDOW_10: Tile = { tm: 10, tn: 16, wgX: 8, wgY: 1, window: true };
  * Tiles the tuner tries on CPU adapters. Mesa 25.0's lavapipe loads every
  * storage-buffer value lane by lane with a bounds check, so outputs per
  * load matter more than registers: one row of invocations (8 lanes, one
- * subgroup) with tall tiles; rows that divide the batch (50 = 5·10) waste
- * no lanes. Small tiles and workgroup memory measured slower and are left
- * out: every output is inlined code, and compiling a large tile takes
- * seconds on a CPU, nearly all of a cold tuning's time. The one-column tile
- * wins the small products, and on Mesa ≥ 25.1, which loads uniform values
- * once, the gathered hashed forward. Window tiles (dense row-major products
- * whose window fits: `windowMisfit`) take the large dense products: 16 rows
- * where K ≤ 1024, 10 where a batch of 50 would leave a 16-row window
- * partly empty.
+ * subgroup) with tall tiles (10×16 and 13×12 beat 16×8 there); rows that
+ * divide the batch (50 = 5·10) waste no lanes. Small tiles and workgroup
+ * memory measured slower and are left out: every output is inlined code,
+ * and compiling a large tile takes seconds on a CPU, nearly all of a cold
+ * tuning's time. Dropped for that reason: the tiles that never won among
+ * the 46 products a week of runs tuned (8×8 in one row of 16 or 8
+ * invocations, the 8×8 window) and the 16×12 window, which won one (a
+ * 128-row forward, by less than the spread between runs).
  */
 export const CPU_TILE_CANDIDATES: readonly Tile[] = [
   DEFAULT_TILE,
@@ -64,8 +63,18 @@ export const CPU_TILE_CANDIDATES: readonly Tile[] = [
   TALL_16x8,
   TALL_10x16,
   TALL_13x12,
+  // B's (the weights') loads are uniform per workgroup. Mesa ≥ 25.1 loads
+  // uniform values once; there this tile wins the gathered hashed forward
+  // (docs/performance.md).
   ONE_COLUMN,
+  // Dense row-major products only, where the window fits (windowMisfit).
+  // 16 rows (for K ≤ 1024) beat 8 on 48/128×{784,1000}×1000, and 16
+  // columns beat 12 and 8 at batch 128.
   WINDOW_16,
+  // A batch of 50 in five tiles, where 16-row windows cover 64 rows. Its
+  // windows start off the 256-byte alignment (windowSlack). At batch 50 it
+  // beats the 13-row register tile on the forward products; the input
+  // gradient (B transposed) still runs faster on register tiles there.
   WINDOW_10,
 ];
 
