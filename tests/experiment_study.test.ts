@@ -232,5 +232,7 @@ Deno.test("the registered learning rates are the pilot rule applied to the commi
   for (const [condition, lr] of Object.entries(STUDY_LEARNING_RATES)) {
     assert.equal(chosen[condition], lr, condition);
   }
-  for (const c of studyConditions()) assert.ok(c.key in STUDY_LEARNING_RATES, c.key);
+  for (const c of [...studyConditions(), ...cnnConditions()]) {
+    assert.ok(c.key in STUDY_LEARNING_RATES, c.key);
+  }
 });

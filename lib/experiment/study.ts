@@ -309,8 +309,8 @@ export function ciStudyRuns(): RunSpec[] {
  * The learning rate of every condition, chosen on validation by the pilot
  * (docs/preregistration.md has the pilot's table and the rule: the highest
  * best-epoch validation accuracy, ties to the smaller rate), as `pilotChoices`
- * computed it from `docs/results/converged/pilot.jsonl` on 2026-12-06 (the
- * CNN arm's are added when its pilot has run).
+ * computed it from `docs/results/converged/pilot.jsonl` and, for the CNN
+ * arm, `cnn-pilot.jsonl`, on 2026-12-06.
  */
 export const STUDY_LEARNING_RATES: Readonly<Record<string, number>> = Object.freeze({
   "balance/a0.01/r8": 0.03,
@@ -331,6 +331,10 @@ export const STUDY_LEARNING_RATES: Readonly<Record<string, number>> = Object.fre
   "noise/q1/r64": 0.1,
   "reference/uniform/f8": 0.1,
   "reference/uniform/f64": 0.03,
+  "cnn/q0": 0.1,
+  "cnn/q0.1": 0.1,
+  "cnn/q0.5": 0.1,
+  "cnn/q1": 0.1,
 });
 
 /** A pre-registered contrast: the mean over seeds of `accuracy(b) − accuracy(a)`, paired by seed. */
