@@ -18,7 +18,13 @@
 
 export type { BufferWindow, GpuStats, Launch, Program } from "./lib/gpu/device.ts";
 export type { AliasTable } from "./lib/hash/mod.ts";
-export { MetricsBuffer, type Plan, type PlanOptions } from "./lib/nn/mod.ts";
+export {
+  allocActivation,
+  expectFeatures,
+  MetricsBuffer,
+  type Plan,
+  type PlanOptions,
+} from "./lib/nn/mod.ts";
 export { DEFAULT_TILE } from "./shaders/matmul.ts";
 export { setTuneStore, type TuneStore } from "./shaders/matmul_tune.ts";
 export { fileTuneStore } from "./lib/io/mod.ts";

@@ -45,7 +45,7 @@ import {
 } from "./safetensors.ts";
 import { stageStateLoad, stateDict } from "./state_dict.ts";
 import { writeFileAtomic } from "./files.ts";
-import { type RecordedLayer, recordedLayers } from "./layers.ts";
+import { layersWithOwn, type RecordedLayer } from "./layers.ts";
 import type { Tile } from "../../shaders/matmul.ts";
 import type { TileMode } from "../../shaders/matmul_tune.ts";
 
@@ -71,6 +71,13 @@ export type LayerRecord =
     steps: number;
     input: ArbLinearConfig;
     recurrent: ArbLinearConfig;
+    sameAs?: number;
+  }
+  | {
+    /** A module of the user's own: its class name and its parameters' sizes. */
+    kind: "module";
+    type: string;
+    parameters: number[];
     sameAs?: number;
   };
 
@@ -118,7 +125,12 @@ export interface CheckpointInfo {
 
 /** Options of {@linkcode saveCheckpoint}. */
 export interface SaveCheckpointOptions {
-  /** The network: a Sequential of ArbLinear, ChannelBias, RNN, ReLU and Tanh layers, or one layer. */
+  /**
+   * The network: a Sequential (or one layer) of ArbLinear, ChannelBias, RNN,
+   * ReLU and Tanh layers and modules of your own; yours are recorded by class
+   * name and parameter sizes, so only `loadCheckpoint` into a network your
+   * code built restores them (`buildFromCheckpoint` refuses them).
+   */
   net: Module;
   /** The optimizer whose state to store. */
   opt?: Optimizer;
@@ -156,11 +168,12 @@ export interface RebuiltNetwork {
   info: CheckpointInfo;
 }
 
-type Layer = RecordedLayer;
+/** A layer a checkpoint records: one of the library's, or a module of the user's own. */
+type Layer = RecordedLayer | Module;
 
 /** The network as an ordered list of its layers (nested Sequentials flattened). */
 function flatten(net: Module): Layer[] {
-  return recordedLayers(net, "checkpoint");
+  return layersWithOwn(net);
 }
 
 function describe(layers: Layer[]): LayerRecord[] {
@@ -188,7 +201,12 @@ function describe(layers: Layer[]): LayerRecord[] {
         ...sameAs,
       };
     }
-    return { kind: l instanceof Tanh ? "tanh" : "relu" };
+    if (l instanceof ReLU || l instanceof Tanh) {
+      return { kind: l instanceof Tanh ? "tanh" : "relu" };
+    }
+    // A module of the user's own: a load needs their code to rebuild it.
+    const parameters = l.parameters().map((p) => p.size);
+    return { kind: "module", type: l.constructor.name, parameters, ...sameAs };
   });
 }
 
@@ -400,6 +418,8 @@ function parseInfo(
       (l.kind === "channelbias" && Number.isSafeInteger(l.channels) &&
         Number.isSafeInteger(l.pixels)) ||
       (l.kind === "arblinear" && config(l.config)) ||
+      (l.kind === "module" && typeof l.type === "string" && Array.isArray(l.parameters) &&
+        l.parameters.every((n) => Number.isSafeInteger(n) && n >= 0)) ||
       (l.kind === "rnn" && Number.isSafeInteger(l.steps) && l.steps >= 1 &&
         config(l.input) && config(l.recurrent) &&
         (l as { tableOf?: unknown }).tableOf === undefined));
@@ -513,6 +533,15 @@ function checkArchitecture(saved: LayerRecord[], actual: LayerRecord[], source: 
         throw new ArbnetError(
           `${source}: layer ${i} (channelbias) has ${s.channels} channels × ${s.pixels} pixels ` +
             `in the checkpoint but ${a.channels} × ${a.pixels} in the network`,
+        );
+      }
+    }
+    if (s.kind === "module" && a.kind === "module") {
+      const [ss, as] = [s.parameters.join(", "), a.parameters.join(", ")];
+      if (s.type !== a.type || ss !== as) {
+        throw new ArbnetError(
+          `${source}: layer ${i} is a ${s.type} with parameters of sizes [${ss}] in the ` +
+            `checkpoint but a ${a.type} with [${as}] in the network`,
         );
       }
     }
@@ -675,6 +704,12 @@ export async function buildFromCheckpoint(
       const name = `channelbias${modules.length}`;
       modules.push(new ChannelBias(gpu, { channels: l.channels, pixels: l.pixels, name }));
       continue;
+    }
+    if (l.kind === "module") {
+      throw new ArbnetError(
+        `${path}: layer ${modules.length} is a ${l.type}, a module of your own: build the ` +
+          "network with your code and restore it with loadCheckpoint",
+      );
     }
     if (l.kind === "rnn") {
       const input = linear(l.input);

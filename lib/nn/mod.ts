@@ -11,6 +11,7 @@
 export {
   type Activation,
   allocActivation,
+  expectFeatures,
   type LayerOutput,
   Module,
   Parameter,
