@@ -130,6 +130,11 @@ type AllSweepFlags = typeof BALANCE_FLAGS & typeof NOISE_FLAGS & typeof HASHES_F
 const REPORT_FLAGS = {
   out: { type: "string", default: `${OUT_DIR}/report`, help: "folder for report.md and figures" },
   "no-plots": { type: "bool", help: "write report.md only (no SVG/PNG figures)" },
+  splice: {
+    type: "string",
+    help:
+      "comma-separated markdown files whose <!-- report:NAME --> blocks get the report's tables",
+  },
 } as const satisfies FlagSpec;
 
 const STUDY_FLAGS = {
@@ -380,8 +385,14 @@ async function report(args: string[]): Promise<void> {
   );
   if (!f) return;
   const inputs = f._.length > 0 ? f._ : [OUT_DIR];
-  const r = await writeReport({ inputs, outDir: f.out, plots: !f["no-plots"] });
+  const r = await writeReport({
+    inputs,
+    outDir: f.out,
+    plots: !f["no-plots"],
+    splice: f.splice?.split(",").map((s) => s.trim()).filter((s) => s !== ""),
+  });
   console.log(`report: ${r.runs} runs → ${r.report}`);
+  for (const file of r.spliced) console.log(`tables written into ${file}`);
   for (const fig of r.figures) console.log(`figure: ${fig}`);
   for (const s of r.series) {
     for (const t of s.trends) console.log(`verdict ${s.key} sparsity ${t.sparsity}: ${t.verdict}`);

@@ -13,6 +13,7 @@ import {
 } from "../lib/experiment/mod.ts";
 import type { RunRecord } from "../lib/experiment/mod.ts";
 import { comparisonTable, hashComparisons } from "../lib/experiment/hashes_report.ts";
+import { spliceBlocks } from "../lib/experiment/splice.ts";
 
 const sample = new URL("./fixtures/experiment/sample/", import.meta.url).pathname;
 
@@ -141,4 +142,20 @@ Deno.test("hashes report: each hash against uniform, paired by seed, by the know
   const table = comparisonTable(cmps).join("\n");
   assert.match(table, /\| 0 \| b \| uniform \| 3 \| 1\.00 \| \[-1\.48, 3\.48\] \| 0\.225 \|/);
   assert.match(table, /\| 0 \| c \| uniform \| 1 \| n\/a \|/);
+});
+
+Deno.test("spliceBlocks: marked blocks replaced, idempotent; unknown and unclosed blocks refused", () => {
+  const text = "a\n<!-- report:x -->\nold\n<!-- /report:x -->\nb\n";
+  const once = spliceBlocks(text, { x: ["| 1 |"] }, "doc.md");
+  assert.equal(once.text, "a\n<!-- report:x -->\n\n| 1 |\n\n<!-- /report:x -->\nb\n");
+  assert.deepEqual(once.names, ["x"]);
+  assert.equal(spliceBlocks(once.text, { x: ["| 1 |"] }, "doc.md").text, once.text);
+  assert.throws(
+    () => spliceBlocks(text, { y: [] }, "doc.md"),
+    /doc\.md: the report has no block "x" \(it has y\)/,
+  );
+  assert.throws(
+    () => spliceBlocks("<!-- report:x -->\n", { x: [] }, "doc.md"),
+    /doc\.md: <!-- report:x --> has no closing/,
+  );
 });

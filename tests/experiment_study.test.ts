@@ -30,6 +30,7 @@ import {
   claimVerdict,
   pilotChoices,
   progressOf,
+  studyBlocks,
   studyCells,
   studyContrasts,
 } from "../lib/experiment/study_report.ts";
@@ -205,7 +206,21 @@ Deno.test({
         "the output layer differs between conditions",
       );
       const report = join(dir, "report");
-      await run(["report", out, "--out", report]);
+      // Prose with marked blocks gets the report's tables, the text around them kept.
+      const doc = join(dir, "results.md");
+      const prose = "# Results\n\nBefore.\n\n<!-- report:ci-contrasts -->\nstale\n" +
+        "<!-- /report:ci-contrasts -->\n\nAfter.\n";
+      await Deno.writeTextFile(doc, prose);
+      const said = await run(["report", out, "--out", report, "--splice", doc]);
+      assert.match(said, /tables written into .*results\.md/);
+      const spliced = await Deno.readTextFile(doc);
+      assert.match(
+        spliced,
+        /^# Results\n\nBefore\.\n\n<!-- report:ci-contrasts -->\n\n\| contrast \|/,
+      );
+      assert.match(spliced, /\| N1-r8 \| noise \| .* \| 2 \|/);
+      assert.match(spliced, /Claims: balance .*\n\n<!-- \/report:ci-contrasts -->\n\nAfter\.\n$/);
+      assert.doesNotMatch(spliced, /stale/);
       const md = await Deno.readTextFile(join(report, "report.md"));
       assert.match(md, /## Converged study: ci/);
       assert.match(md, /\| N1-r8 \| noise \| .* \| 2 \|/);
@@ -235,4 +250,25 @@ Deno.test("the registered learning rates are the pilot rule applied to the commi
   for (const c of [...studyConditions(), ...cnnConditions()]) {
     assert.ok(c.key in STUDY_LEARNING_RATES, c.key);
   }
+});
+
+Deno.test("study blocks: while runs are missing, estimates without verdicts", () => {
+  const rec = (condition: string, seed: number, acc: number) =>
+    ({
+      spec: { condition, seed, lr: 0.03, profile: "converged" },
+      result: { testAccuracy: acc, entropy: { network: 1, layers: [1, 1] } },
+    }) as unknown as RunRecord;
+  // Two seeds of B1-r8's conditions: an estimate, 2 of 90 MLP runs per condition.
+  const records = [101, 102].flatMap((s, i) => [
+    rec("balance/a0.01/r8", s, 0.95 + i * 0.001),
+    rec("balance/a0.1/r8", s, 0.97 + i * 0.002),
+  ]);
+  const blocks = studyBlocks("converged", records);
+  const text = blocks.contrasts.join("\n");
+  assert.match(text, /\*\*Interim\*\*: 4 of the 90 pre-registered runs of the arms begun are in/);
+  assert.match(text, /\| B1-r8 \| balance \| .* \| 2 \| 2\.050 \| .* \| \(interim\) \|/);
+  assert.doesNotMatch(text, /\*\*(supported|contradicted|absent|inconclusive)\*\*/);
+  assert.match(text, /Claims: no verdict while runs are missing\./);
+  // The CI profile is never interim: its verdicts show (its numbers mean nothing anyway).
+  assert.match(studyBlocks("ci", records).contrasts.join("\n"), /\*\*(inconclusive|supported)\*\*/);
 });

@@ -14,10 +14,17 @@ import { join } from "node:path";
 import { balanceChart, findFonts, noiseChart, type PlotPoint, renderChart } from "./plot.ts";
 import { readResults, type RunRecord } from "./results.ts";
 import { checkReportInputs } from "./report_files.ts";
-import { writeFileAtomic } from "../io/files.ts";
+import { fileError, writeFileAtomic } from "../io/files.ts";
 import { EXACT_MAX_N, mean, spearman, type SpearmanResult, std } from "./stats.ts";
 import { canonicalJson, sweepPoint } from "./sweep.ts";
-import { isStudyRecord, studyCells, studyCharts, studySection } from "./study_report.ts";
+import {
+  isStudyRecord,
+  studyBlocks,
+  studyCells,
+  studyCharts,
+  studySection,
+} from "./study_report.ts";
+import { spliceBlocks } from "./splice.ts";
 import { comparisonTable, type HashComparison, hashComparisons } from "./hashes_report.ts";
 
 /** Significance level of the verdicts. */
@@ -259,6 +266,13 @@ export type ReportOptions = {
   plots?: boolean;
   /** Where warnings go as well as into the report; default `console.error`. */
   log?: (msg: string) => void;
+  /**
+   * Markdown files whose marked blocks get the report's tables (see
+   * `./splice.ts`): the converged study's `contrasts`, `cells` and
+   * `hashednets`, the pilot's `pilot`; another study profile's are named
+   * `<profile>-contrasts` and so on.
+   */
+  splice?: string[];
 };
 
 /** What {@linkcode writeReport} wrote. */
@@ -273,6 +287,8 @@ export type ReportSummary = {
   series: Series[];
   /** Everything the report warns about. */
   warnings: string[];
+  /** The files given as `splice` whose blocks were rewritten. */
+  spliced: string[];
 };
 
 /**
@@ -389,5 +405,24 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
   if (series.length === 0 && studyProfiles.length === 0) md.push("No runs found.", "");
   const report = join(opts.outDir, "report.md");
   await writeFileAtomic(report, md.join("\n"), "report");
-  return { report, figures, runs: merged.records.length, series, warnings };
+  const blocks: Record<string, string[]> = {};
+  for (const g of studyProfiles) {
+    const prefix = g.profile === "converged" || g.profile === "pilot" ? "" : `${g.profile}-`;
+    for (const [name, lines] of Object.entries(studyBlocks(g.profile, g.records))) {
+      blocks[prefix + name] = lines;
+    }
+  }
+  const spliced: string[] = [];
+  for (const file of opts.splice ?? []) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (e) {
+      throw fileError(e, file, "read the document to splice");
+    }
+    const out = spliceBlocks(text, blocks, file);
+    if (out.text !== text) await writeFileAtomic(file, out.text, "document");
+    spliced.push(file);
+  }
+  return { report, figures, runs: merged.records.length, series, warnings, spliced };
 }

@@ -193,7 +193,7 @@ function p(x: number): string {
 }
 
 /** Markdown table of the contrasts. */
-export function contrastTable(rs: readonly ContrastResult[]): string[] {
+export function contrastTable(rs: readonly ContrastResult[], interim = false): string[] {
   return [
     "| contrast | claim | B − A | n | mean (points) | 95% CI | p | Holm p | TOST p (Holm) | verdict |",
     "|---|---|---|---:|---:|---|---:|---:|---:|---|",
@@ -201,7 +201,7 @@ export function contrastTable(rs: readonly ContrastResult[]): string[] {
       const t = r.test;
       return `| ${r.key} | ${r.claim} | ${r.label} | ${t?.n ?? 0} | ${f(t?.mean ?? NaN, 3)} | ` +
         `${t ? `[${f(t.ci[0], 3)}, ${f(t.ci[1], 3)}]` : "n/a"} | ${p(t?.p ?? NaN)} | ` +
-        `${p(r.holmP)} | ${p(r.holmTostP)} | **${r.verdict}** |`;
+        `${p(r.holmP)} | ${p(r.holmTostP)} | ${interim ? "(interim)" : `**${r.verdict}**`} |`;
     }),
   ];
 }
@@ -428,6 +428,49 @@ export function progressOf(records: readonly RunRecord[]): { done: number; plann
 }
 
 /**
+ * The study's named blocks of markdown, as `report.md` prints them and as
+ * `writeReport`'s `splice` writes them into other documents (between
+ * `<!-- report:NAME -->` and `<!-- /report:NAME -->`): for the converged
+ * profile `contrasts` (the interim note when runs are missing, the
+ * contrast table and the claims' verdicts), `cells` and `hashednets`; for
+ * the pilot, `pilot`.
+ */
+export function studyBlocks(
+  profile: string,
+  records: readonly RunRecord[],
+): Record<string, string[]> {
+  if (profile === "pilot") return { pilot: pilotTable(records) };
+  const cells = studyCells(records);
+  const contrasts = studyContrasts(cells);
+  const note: string[] = [];
+  const { done, planned } = progressOf(records);
+  const interim = profile === "converged" && done < planned;
+  if (interim) {
+    note.push(
+      `**Interim**: ${done} of the ${planned} pre-registered runs of the arms begun are in. ` +
+        "Verdicts are read only when all are (docs/preregistration.md, stopping rule); until " +
+        "then the estimates are shown without them.",
+      "",
+    );
+  }
+  return {
+    contrasts: [
+      ...note,
+      ...contrastTable(contrasts, interim),
+      "",
+      interim
+        ? "Claims: no verdict while runs are missing."
+        : `Claims: balance **${claimVerdict(contrasts, "balance")}**, determinism (noise) ` +
+          `**${claimVerdict(contrasts, "noise")}**, CNN sharing **${
+            claimVerdict(contrasts, "cnn")
+          }**.`,
+    ],
+    cells: cellTable(cells),
+    hashednets: referenceTable(cells),
+  };
+}
+
+/**
  * The study's section of `report.md` for one profile (`converged`, `ci`, or
  * `pilot`, which gives the pilot table only); `figures` are the base names
  * that were drawn.
@@ -437,38 +480,26 @@ export function studySection(
   records: readonly RunRecord[],
   figures: readonly string[],
 ): string[] {
-  const md: string[] = [];
+  const blocks = studyBlocks(profile, records);
   if (profile === "pilot") {
-    md.push(
+    return [
       "## Converged study: learning-rate pilot",
       "",
       `Best-epoch validation accuracy (%) of each condition at each learning rate (seed ${
         records[0]?.spec.seed
       }, ${records[0]?.spec.epochs} epochs); the chosen rate in bold: the highest, ties to the ` +
-        "smaller. The pilot reads no test accuracy into any decision.",
+      "smaller. The pilot reads no test accuracy into any decision.",
       "",
-      ...pilotTable(records),
+      ...blocks.pilot,
       "",
-    );
-    return md;
+    ];
   }
-  const cells = studyCells(records);
-  const contrasts = studyContrasts(cells);
-  md.push(`## Converged study: ${profile}`, "");
+  const md = [`## Converged study: ${profile}`, ""];
   if (profile !== "converged") {
     md.push(
       `Profile \`${profile}\`: the protocol's plumbing on a tiny budget; its numbers mean nothing.`,
       "",
     );
-  } else {
-    const { done, planned } = progressOf(records);
-    if (done < planned) {
-      md.push(
-        `**Interim**: ${done} of the ${planned} pre-registered runs of these conditions are in. ` +
-          "The verdicts below are read only when all are (docs/preregistration.md, stopping rule).",
-        "",
-      );
-    }
   }
   md.push(
     "### Pre-registered contrasts",
@@ -480,18 +511,16 @@ export function studySection(
       "contradicted (Holm p < 0.05, by the sign the paper predicts), absent (not significant " +
       "and equivalent within the margin), else inconclusive.",
     "",
-    ...contrastTable(contrasts),
-    "",
-    `Claims: balance **${claimVerdict(contrasts, "balance")}**, determinism (noise) ` +
-      `**${claimVerdict(contrasts, "noise")}**, CNN sharing **${claimVerdict(contrasts, "cnn")}**.`,
+    ...blocks.contrasts,
     "",
     "### Cells",
     "",
-    ...cellTable(cells),
+    ...blocks.cells,
     "",
   );
-  const ref = referenceTable(cells);
-  if (ref.length > 0) md.push("### Uniform hash against HashedNets", "", ...ref, "");
+  if (blocks.hashednets.length > 0) {
+    md.push("### Uniform hash against HashedNets", "", ...blocks.hashednets, "");
+  }
   for (const name of figures) md.push(`![${name}](${name}.png)`, "");
   return md;
 }
