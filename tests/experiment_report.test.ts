@@ -147,7 +147,11 @@ Deno.test("hashes report: each hash against uniform, paired by seed, by the know
 Deno.test("spliceBlocks: marked blocks replaced, idempotent; unknown and unclosed blocks refused", () => {
   const text = "a\n<!-- report:x -->\nold\n<!-- /report:x -->\nb\n";
   const once = spliceBlocks(text, { x: ["| 1 |"] }, "doc.md");
-  assert.equal(once.text, "a\n<!-- report:x -->\n\n| 1 |\n\n<!-- /report:x -->\nb\n");
+  assert.equal(
+    once.text,
+    "a\n<!-- report:x -->\n<!-- deno-fmt-ignore-start -->\n\n| 1 |\n\n" +
+      "<!-- deno-fmt-ignore-end -->\n<!-- /report:x -->\nb\n",
+  );
   assert.deepEqual(once.names, ["x"]);
   assert.equal(spliceBlocks(once.text, { x: ["| 1 |"] }, "doc.md").text, once.text);
   assert.throws(

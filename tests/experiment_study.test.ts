@@ -216,10 +216,13 @@ Deno.test({
       const spliced = await Deno.readTextFile(doc);
       assert.match(
         spliced,
-        /^# Results\n\nBefore\.\n\n<!-- report:ci-contrasts -->\n\n\| contrast \|/,
+        /^# Results\n\nBefore\.\n\n<!-- report:ci-contrasts -->\n<!-- deno-fmt-ignore-start -->\n\n\| contrast \|/,
       );
       assert.match(spliced, /\| N1-r8 \| noise \| .* \| 2 \|/);
-      assert.match(spliced, /Claims: balance .*\n\n<!-- \/report:ci-contrasts -->\n\nAfter\.\n$/);
+      assert.match(
+        spliced,
+        /Claims: balance .*\n\n<!-- deno-fmt-ignore-end -->\n<!-- \/report:ci-contrasts -->\n\nAfter\.\n$/,
+      );
       assert.doesNotMatch(spliced, /stale/);
       const md = await Deno.readTextFile(join(report, "report.md"));
       assert.match(md, /## Converged study: ci/);

@@ -16,7 +16,8 @@ const OPEN = /<!-- report:([A-Za-z0-9_-]+) -->/g;
 
 /**
  * `text` with every marked block replaced by `blocks[NAME]` (its lines, a
- * blank line on each side). Throws naming the file (`source`) for a block
+ * blank line on each side, inside `deno-fmt-ignore` markers so that the
+ * formatter leaves the generated tables as the report wrote them). Throws naming the file (`source`) for a block
  * the report has no NAME for, or a marker without its closing one.
  *
  * @returns the new text and the names replaced, in order
@@ -45,7 +46,15 @@ export function spliceBlocks(
   const replaced = text.replace(
     MARKER,
     (_, name: string) =>
-      [`<!-- report:${name} -->`, "", ...blocks[name], "", `<!-- /report:${name} -->`].join("\n"),
+      [
+        `<!-- report:${name} -->`,
+        "<!-- deno-fmt-ignore-start -->",
+        "",
+        ...blocks[name],
+        "",
+        "<!-- deno-fmt-ignore-end -->",
+        `<!-- /report:${name} -->`,
+      ].join("\n"),
   );
   return { text: replaced, names: closed };
 }
