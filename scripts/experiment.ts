@@ -27,6 +27,7 @@ import {
   hashesSweep,
   type HashSpec,
   noiseSweep,
+  readResultsFile,
   resolveShard,
   type RunSpec,
   runSweep,
@@ -42,7 +43,7 @@ import {
   STUDY_SEEDS,
   studyRuns,
 } from "../lib/experiment/study.ts";
-import { TrainRunner } from "../lib/experiment/train_run.ts";
+import { codeVersion, TrainRunner } from "../lib/experiment/train_run.ts";
 import { hashFromDescriptor, MAX_RADIUS } from "../lib/hash/mod.ts";
 import { importHashModule } from "./common.ts";
 
@@ -153,6 +154,10 @@ const STUDY_FLAGS = {
     help: `main, cnn-main: comma-separated seeds (default ${
       STUDY_SEEDS.join(",")
     }, the pre-registered ones)`,
+  },
+  "new-commit": {
+    type: "bool",
+    help: "add runs from another commit (or a modified tree) than the runs already in --out",
   },
 } as const satisfies FlagSpec;
 
@@ -373,7 +378,35 @@ async function study(args: string[]): Promise<void> {
     : phase === "cnn-main"
     ? studyRuns(STUDY_LEARNING_RATES, seeds, cnnConditions())
     : studyRuns(STUDY_LEARNING_RATES, seeds);
-  await train(`study ${phase}`, runs, f.out ?? `${OUT_DIR}/study-${phase}.jsonl`, f.shard, f.data);
+  const out = f.out ?? `${OUT_DIR}/study-${phase}.jsonl`;
+  // The CI profile's numbers mean nothing; the others' are compared across runs.
+  if (phase !== "ci" && !f["new-commit"]) await checkSameCode(out);
+  await train(`study ${phase}`, runs, out, f.shard, f.data);
+}
+
+/**
+ * Refuses to add a study's runs from other code than the runs already in
+ * `out` were trained on (another commit, or a modified tree): an arm's
+ * runs are compared with each other, so they should share their code.
+ * `--new-commit` overrides; every record names its commit either way.
+ */
+async function checkSameCode(out: string): Promise<void> {
+  const { records } = await readResultsFile(out);
+  const code = (r: (typeof records)[number]) =>
+    r.result.code as { commit?: string; dirty?: boolean } | null | undefined;
+  const commits = [...new Set(records.map((r) => code(r)?.commit).filter((c) => c))];
+  if (commits.length === 0) return;
+  const here = await codeVersion();
+  const what = here
+    ? `commit ${here.commit.slice(0, 7)}${here.dirty ? " with local changes" : ""}`
+    : "no git checkout";
+  if (here && !here.dirty && commits.length === 1 && commits[0] === here.commit) return;
+  throw new ArbnetError(
+    `the ${records.length} runs in ${out} ran on ${
+      commits.map((c) => `commit ${c!.slice(0, 7)}`).join(", ")
+    }, and this is ${what}: run from a clean checkout of that commit (git worktree add DIR ` +
+      `${commits[0]!.slice(0, 7)}), or pass --new-commit to add runs on this code`,
+  );
 }
 
 async function report(args: string[]): Promise<void> {

@@ -12,7 +12,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeIdx } from "../lib/data/mod.ts";
-import type { RunRecord } from "../lib/experiment/mod.ts";
+import { runId, type RunRecord } from "../lib/experiment/mod.ts";
+import { cnnConditions, STUDY_LEARNING_RATES, studyRuns } from "../lib/experiment/study.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -295,4 +296,33 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("experiment CLI: a study arm's runs are not added from other code than those already in", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "arbnet-cli-commit-" });
+  try {
+    const out = join(dir, "cnn-main.jsonl");
+    const [spec] = studyRuns(STUDY_LEARNING_RATES, [101], cnnConditions());
+    const record = {
+      id: runId(spec),
+      spec,
+      result: {
+        testAccuracy: 0.98,
+        entropy: { network: 1, layers: [1, 1] },
+        trainSeconds: 1,
+        epochs: 10,
+        code: { commit: "0".repeat(40), dirty: false },
+      },
+      wallSeconds: 1,
+    };
+    await Deno.writeTextFile(out, JSON.stringify(record) + "\n");
+    const r = await experiment(["study", "cnn-main", "--out", out]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /error: the 1 runs in .* ran on commit 0000000, and this is .*: run from a clean checkout of that commit .* or pass --new-commit/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
