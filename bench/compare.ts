@@ -37,10 +37,10 @@ const FLAGS = {
   deterministic: { type: "bool", help: "also time the deterministic table gradient" },
   tile: {
     type: "enum",
-    choices: ["auto", "default"],
+    choices: ["auto", "tune", "default"],
     default: "auto",
-    help:
-      "matmul tiles: the adapter's choice (cached, else its class's default) or the portable default",
+    help: "matmul tiles: the adapter's choice (cached, else its class's default), measured " +
+      "where not cached (tune), or the portable default",
   },
 } as const;
 
@@ -58,7 +58,7 @@ async function ours(
   steps: number,
   warmup: number,
   deterministic: boolean | "auto" = "auto",
-  tile: "auto" | undefined = "auto",
+  tile: "auto" | "tune" | undefined = "auto",
 ): Promise<StepTimes> {
   const gpu = await requestDevice();
   try {
@@ -81,7 +81,7 @@ await runMain(async () => {
   const f = parseFlags(Deno.args, FLAGS, "deno run -A bench/compare.ts");
   if (!f) return;
   const batches = parseIntList("batches", f.batches);
-  const tile = f.tile === "auto" ? "auto" : undefined;
+  const tile = f.tile === "default" ? undefined : f.tile as "auto" | "tune";
   const gflop = (b: number) =>
     6 * b * LAYERS.slice(1).reduce((s, n, i) => s + LAYERS[i] * n, 0) / 1e9;
   // Per-round ratios: a round times ours and then the peer, so both see the

@@ -25,7 +25,7 @@ export interface MlpSetupOptions {
   /** Passed to `buildMlp` (default `"auto"`). */
   deterministic?: boolean | "auto";
   /** Passed to `buildMlp`: `"auto"` for the adapter's tile choices; omitted, its portable default. */
-  tile?: "auto";
+  tile?: "auto" | "tune";
 }
 
 /** A trainer and the batch it steps on. */

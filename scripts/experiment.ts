@@ -29,8 +29,10 @@ import {
   noiseSweep,
   readResultsFile,
   resolveShard,
+  type RunRecord,
   type RunSpec,
   runSweep,
+  siblingResultFiles,
   type SweepOptions,
   type SweepProfile,
   writeReport,
@@ -391,8 +393,12 @@ async function study(args: string[]): Promise<void> {
  * `--new-commit` overrides; every record names its commit either way.
  */
 async function checkSameCode(out: string): Promise<void> {
-  const { records } = await readResultsFile(out);
-  const code = (r: (typeof records)[number]) =>
+  const records: RunRecord[] = [];
+  const files = await siblingResultFiles(out);
+  for (const file of files) {
+    records.push(...(await readResultsFile(file)).records);
+  }
+  const code = (r: RunRecord) =>
     r.result.code as { commit?: string; dirty?: boolean } | null | undefined;
   const commits = [...new Set(records.map((r) => code(r)?.commit).filter((c) => c))];
   if (commits.length === 0) return;
@@ -402,7 +408,9 @@ async function checkSameCode(out: string): Promise<void> {
     : "no git checkout";
   if (here && !here.dirty && commits.length === 1 && commits[0] === here.commit) return;
   throw new ArbnetError(
-    `the ${records.length} runs in ${out} ran on ${
+    `the ${records.length} runs in ${out}${
+      files.length > 1 ? ` and its ${files.length - 1} shard files` : ""
+    } ran on ${
       commits.map((c) => `commit ${c!.slice(0, 7)}`).join(", ")
     }, and this is ${what}: run from a clean checkout of that commit (git worktree add DIR ` +
       `${commits[0]!.slice(0, 7)}), or pass --new-commit to add runs on this code`,

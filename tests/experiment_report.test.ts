@@ -156,10 +156,29 @@ Deno.test("spliceBlocks: marked blocks replaced, idempotent; unknown and unclose
   assert.equal(spliceBlocks(once.text, { x: ["| 1 |"] }, "doc.md").text, once.text);
   assert.throws(
     () => spliceBlocks(text, { y: [] }, "doc.md"),
-    /doc\.md: the report has no block "x" \(it has y\)/,
+    /doc\.md:2: the report has no block "x" \(it has y\)/,
   );
   assert.throws(
     () => spliceBlocks("<!-- report:x -->\n", { x: [] }, "doc.md"),
-    /doc\.md: <!-- report:x --> has no closing/,
+    /doc\.md:1: <!-- report:x --> has no closing/,
   );
+  // An opener left behind (a bad merge) must not swallow the prose up to the next block.
+  assert.throws(
+    () => spliceBlocks("<!-- report:x -->\nkeep me\n" + text, { x: [] }, "doc.md"),
+    /doc\.md:4: <!-- report:x --> inside the block opened on line 1/,
+  );
+  assert.throws(
+    () => spliceBlocks("<!-- /report:x -->\n", { x: [] }, "doc.md"),
+    /closes no open block/,
+  );
+  // Not a block name the report could have: an object's own keys only.
+  assert.throws(
+    () => spliceBlocks("<!-- report:constructor -->\n<!-- /report:constructor -->\n", {}, "doc.md"),
+    /no block "constructor"/,
+  );
+  // CRLF files keep their line ends; a marker quoted inside a line is prose.
+  const crlf = spliceBlocks(text.replaceAll("\n", "\r\n"), { x: ["| 1 |"] }, "doc.md").text;
+  assert.equal(crlf, once.text.replaceAll("\n", "\r\n"));
+  const quoted = "write `<!-- report:x -->` lines\n";
+  assert.equal(spliceBlocks(quoted, {}, "doc.md").text, quoted);
 });

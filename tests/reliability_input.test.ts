@@ -173,6 +173,14 @@ gpuTest("reliability: ArbLinear refuses meaningless sizes and options", (gpu) =>
   throwsArbnet("seed 1.5", make({ seed: 1.5 }), "invalid seed: 1.5");
   throwsArbnet("no hash", make({ hash: undefined }), "invalid hash");
   throwsArbnet("name empty", make({ name: "" }), "invalid name");
+  // A misspelt tile mode would otherwise start a tuning run of a minute or more.
+  throwsArbnet(
+    'tile "tuned"',
+    make({ tile: "tuned" }),
+    'invalid tile: "tuned" (expected "auto", "tune"',
+  );
+  throwsArbnet('tile "default"', make({ tile: "default" }), 'invalid tile: "default"');
+  throwsArbnet("tile without wgY", make({ tile: { tm: 4, tn: 4, wgX: 8 } }), "invalid tile");
   throwsArbnet(
     "dense with a table",
     make({ hash: hashes.dense(), tableSize: 100 }),

@@ -106,9 +106,11 @@ export function hashLabel(
 ): string {
   const options = Object.entries(h?.options ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const family = String(h?.family ?? "?");
+  // Strings quoted, so that { a: 1 } and { a: "1" } stay two hashes.
+  const value = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : String(v));
   return options.length === 0
     ? family
-    : `${family}(${options.map(([k, v]) => `${k}=${v}`).join(", ")})`;
+    : `${family}(${options.map(([k, v]) => `${k}=${value(v)}`).join(", ")})`;
 }
 
 function comparePoints(a: number | string, b: number | string): number {

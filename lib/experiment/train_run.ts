@@ -528,9 +528,10 @@ class BestEpoch {
 let version: Promise<{ commit: string; dirty: boolean } | null> | undefined;
 
 /**
- * The git commit the process runs from and whether the work tree differs
- * from it (so every record names the code it ran on); `null` outside a
- * checkout or without git.
+ * The git commit the process runs from and whether the work tree's code
+ * differs from it (so every record names the code it ran on); `null`
+ * outside a checkout or without git. Results files (`*.jsonl`) do not count
+ * as changes: a run appends to them.
  */
 export function codeVersion(): Promise<{ commit: string; dirty: boolean } | null> {
   version ??= (async () => {
@@ -541,7 +542,14 @@ export function codeVersion(): Promise<{ commit: string; dirty: boolean } | null
     };
     try {
       const commit = await git("rev-parse", "HEAD");
-      const status = await git("status", "--porcelain", "--untracked-files=no");
+      const status = await git(
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        ":(exclude,glob)**/*.jsonl",
+      );
       return commit ? { commit, dirty: (status ?? "") !== "" } : null;
     } catch {
       return null;

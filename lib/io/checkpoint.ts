@@ -129,7 +129,9 @@ export interface SaveCheckpointOptions {
    * The network: a Sequential (or one layer) of ArbLinear, ChannelBias, RNN,
    * ReLU and Tanh layers and modules of your own; yours are recorded by class
    * name and parameter sizes, so only `loadCheckpoint` into a network your
-   * code built restores them (`buildFromCheckpoint` refuses them).
+   * code built restores them (`buildFromCheckpoint` refuses them); what is
+   * inside such a module beyond those (an ArbLinear's hash or seed) is not
+   * checked, so build the same network.
    */
   net: Module;
   /** The optimizer whose state to store. */
@@ -212,11 +214,17 @@ function describe(layers: Layer[]): LayerRecord[] {
 
 /**
  * The ArbLinear modules of the layers, an RNN's two among them, each with
- * where it sits: `layer <i>`, or `layer <i>'s input`/`recurrent` for an RNN's.
+ * where it sits: `layer <i>`, or `layer <i>'s input`/`recurrent layer` for
+ * an RNN's. A layer used again (the same module later in the list) is
+ * listed at its first place only.
  */
 function linearsOf(layers: readonly Layer[]): { linear: ArbLinear; where: string }[] {
   return layers.flatMap((l, i) =>
-    l instanceof ArbLinear ? [{ linear: l, where: `layer ${i} (${l.name})` }] : l instanceof RNN
+    layers.indexOf(l) !== i
+      ? []
+      : l instanceof ArbLinear
+      ? [{ linear: l, where: `layer ${i} (${l.name})` }]
+      : l instanceof RNN
       ? [
         { linear: l.input, where: `layer ${i}'s input (${l.input.name})` },
         { linear: l.recurrent, where: `layer ${i}'s recurrent layer (${l.recurrent.name})` },
@@ -250,23 +258,21 @@ function checkRebuildable(layers: readonly Layer[]): void {
  * inside an RNN are not recorded; a whole RNN used again is).
  */
 function checkRnnTables(layers: readonly Layer[]): void {
-  // Per table, the distinct modules on it and where each first sits.
-  const users = new Map<unknown, Map<ArbLinear, string>>();
+  // Per table, every place a module on it is used (a module inside an RNN
+  // and also a layer of its own counts twice).
+  const uses = new Map<unknown, string[]>();
   for (const { linear, where } of linearsOf(layers)) {
-    const onTable = users.get(linear.table) ?? new Map<ArbLinear, string>();
-    if (!onTable.has(linear)) onTable.set(linear, where);
-    users.set(linear.table, onTable);
+    uses.set(linear.table, [...(uses.get(linear.table) ?? []), where]);
   }
   for (const l of layers) {
     if (!(l instanceof RNN)) continue;
-    for (const part of l.input === l.recurrent ? [l.input, l.input] : [l.input, l.recurrent]) {
-      const onTable = [...users.get(part.table)!.values()];
-      if (onTable.length > 1 || l.input === l.recurrent) {
+    for (const part of [l.input, l.recurrent]) {
+      const places = uses.get(part.table)!;
+      if (places.length > 1) {
         throw new ArbnetError(
-          `cannot checkpoint ${onTable.join(" and ")}: a table shared with ` +
-            `${onTable.length > 1 ? "another layer" : "itself as both of the RNN's layers"}, ` +
-            "and a checkpoint records ties between whole layers only (an RNN's two layers " +
-            "must own their tables)",
+          `cannot checkpoint ${places.join(" and ")}: they share one table, and a ` +
+            "checkpoint records ties between whole layers only (an RNN's two layers must own " +
+            "their tables and be used nowhere else)",
         );
       }
     }

@@ -103,12 +103,24 @@ async function weightOf(g: Graph, l: ArbLinear, p: string): Promise<string> {
   return g.node("Mul", [w, `${p}.signs_f32`], `${p}.weight`);
 }
 
-/** `x · W (+ bias)` of an ArbLinear whose matrix is `w`, named under `p`. */
-async function affine(g: Graph, l: ArbLinear, w: string, x: string, p: string): Promise<string> {
-  const y = g.node("MatMul", [x, w], `${p}.matmul`);
-  if (!l.bias) return y;
-  g.init(`${p}.bias`, FLOAT, [l.config.outFeatures], await l.bias.read());
-  return g.node("Add", [y, `${p}.bias`], `${p}.out`);
+/**
+ * An ArbLinear as `x · W (+ bias)`: its matrix and bias become initializers
+ * once (named under `p`), and the returned function adds the product for an
+ * input `x` under the node names `q`.
+ */
+async function linearOf(
+  g: Graph,
+  l: ArbLinear,
+  p: string,
+): Promise<(x: string, q: string) => string> {
+  const w = await weightOf(g, l, p);
+  const bias = l.bias
+    ? g.init(`${p}.bias`, FLOAT, [l.config.outFeatures], await l.bias.read())
+    : null;
+  return (x, q) => {
+    const y = g.node("MatMul", [x, w], `${q}.matmul`);
+    return bias ? g.node("Add", [y, bias], `${q}.out`) : y;
+  };
 }
 
 /**
@@ -118,8 +130,8 @@ async function affine(g: Graph, l: ArbLinear, w: string, x: string, p: string): 
  */
 async function unrollRnn(g: Graph, l: RNN, x: string, p: string): Promise<string> {
   const F = l.input.config.inFeatures;
-  const wx = await weightOf(g, l.input, `${p}.input`);
-  const wh = await weightOf(g, l.recurrent, `${p}.recurrent`);
+  const input = await linearOf(g, l.input, `${p}.input`);
+  const recurrent = await linearOf(g, l.recurrent, `${p}.recurrent`);
   const axes = g.ints(`${p}.axes`, [1]);
   let h = "";
   for (let t = 0; t < l.steps; t++) {
@@ -127,12 +139,8 @@ async function unrollRnn(g: Graph, l: RNN, x: string, p: string): Promise<string
     const start = g.ints(`${q}.start`, [t * F]);
     const end = g.ints(`${q}.end`, [(t + 1) * F]);
     const frame = g.node("Slice", [x, start, end, axes], `${q}.frame`);
-    // Each step's input product under its own names; the bias initializer once.
-    const u = await affine(g, l.input, wx, frame, t === 0 ? `${p}.input` : `${q}.input`);
-    const a = t === 0 ? u : g.node("Add", [
-      u,
-      await affine(g, l.recurrent, wh, h, t === 1 ? `${p}.recurrent` : `${q}.recurrent`),
-    ], `${q}.sum`);
+    const u = input(frame, `${q}.input`);
+    const a = t === 0 ? u : g.node("Add", [u, recurrent(h, `${q}.recurrent`)], `${q}.sum`);
     h = g.node("Tanh", [a], `${q}.h`);
   }
   return h;
@@ -188,7 +196,7 @@ export async function encodeOnnx(
       features = l.hidden;
       continue;
     }
-    x = await affine(g, l, await weightOf(g, l, p), x, p);
+    x = (await linearOf(g, l, p))(x, p);
     features = l.config.outFeatures;
   }
   const output = options.softmax ? "probabilities" : "logits";

@@ -188,6 +188,11 @@ export function resolveConfig(o: ArbLinearOptions): ArbLinearConfig {
   };
   positiveInt("inFeatures", o.inFeatures);
   positiveInt("outFeatures", o.outFeatures);
+  const t = o.tile;
+  const tileOk = t === undefined || t === "auto" || t === "tune" ||
+    (typeof t === "object" && t !== null &&
+      [t.tm, t.tn, t.wgX, t.wgY].every((n) => Number.isSafeInteger(n) && n >= 1));
+  if (!tileOk) invalidOption("tile", t, `"auto", "tune", a Tile ({ tm, tn, wgX, wgY }) or absent`);
   if (!o.hash || typeof o.hash.indices !== "function") {
     invalidOption("hash", o.hash, "a Hash, e.g. hashes.uniform()");
   }
