@@ -355,3 +355,38 @@ Deno.test("kill test: SIGKILL mid-sweep, restart, every run recorded exactly onc
   assert.deepEqual([...final].sort(), [...expected].sort());
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("codeVersion: results files appended to do not make the checkout dirty; code does", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "arbnet-code-" });
+  const git = (...args: string[]) =>
+    new Deno.Command("git", { args, cwd: dir, stdout: "null", stderr: "null" }).output();
+  const version = async () => {
+    const url = new URL("../lib/experiment/train_run.ts", import.meta.url).href;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const m = await import(${
+          JSON.stringify(url)
+        }); console.log(JSON.stringify(await m.codeVersion()));`,
+      ],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  };
+  try {
+    await git("init", "-q");
+    await Deno.writeTextFile(join(dir, "a.ts"), "export const a = 1;\n");
+    await Deno.writeTextFile(join(dir, "r.jsonl"), "{}\n");
+    await git("add", ".");
+    await git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x");
+    assert.equal((await version()).dirty, false);
+    await Deno.writeTextFile(join(dir, "r.jsonl"), "{}\n{}\n");
+    assert.equal((await version()).dirty, false, "an appended results file");
+    await Deno.writeTextFile(join(dir, "a.ts"), "export const a = 2;\n");
+    assert.equal((await version()).dirty, true, "changed code");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
