@@ -212,8 +212,8 @@ export function windowBindingBytes(w: WindowShape): number {
   return Math.ceil((w.rows * w.K * 4 + w.slack) / 16) * 16;
 }
 
-/** The uniform-binding limits the window plan depends on. */
-type WindowLimits = Pick<
+/** The uniform-binding limits the window plan depends on (a subset of `GPUSupportedLimits`). */
+export type WindowLimits = Pick<
   GPUSupportedLimits,
   "maxUniformBufferBindingSize" | "minUniformBufferOffsetAlignment"
 >;
@@ -296,10 +296,7 @@ export function windowMisfit(
   v: MatmulVariant,
   s: MatmulShape,
   tile: Tile,
-  limits: Pick<
-    GPUSupportedLimits,
-    "maxUniformBufferBindingSize" | "minUniformBufferOffsetAlignment"
-  >,
+  limits: WindowLimits,
 ): string | null {
   if (v.a !== "rows" || v.weights !== "dense") {
     return "window tiles run dense products with A row-major only";

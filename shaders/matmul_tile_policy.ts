@@ -23,14 +23,9 @@ import {
   type MatmulVariant,
   proceduralSlots,
   type Tile,
+  type WindowLimits,
   windowMisfit,
 } from "./matmul.ts";
-
-/** The limits a window tile must fit (a subset of `GPUSupportedLimits`). */
-export type WindowLimits = Pick<
-  GPUSupportedLimits,
-  "maxUniformBufferBindingSize" | "minUniformBufferOffsetAlignment"
->;
 
 /** One column of invocations: B's (the weights') loads are uniform per workgroup. */
 const ONE_COLUMN: Tile = { tm: 4, tn: 16, wgX: 1, wgY: 16, interleave: true };

@@ -5,12 +5,13 @@
  * p values are not corrected for the number of comparisons.
  *
  * Owns: the choice of baseline, the pairing and the table. Imports
- * `./results.ts`, `./stats.ts`.
+ * `./results.ts`, `./stats.ts`, `./format.ts`.
  * @module
  */
 
 import type { RunRecord } from "./results.ts";
 import { type PairedTest, pairedTest } from "./stats.ts";
+import { fixed, pValue as p } from "./format.ts";
 
 /** Equivalence margin (points) of the comparisons' TOST, as the converged study's. */
 export const COMPARISON_MARGIN = 0.2;
@@ -79,10 +80,7 @@ export function hashComparisons(
 /** The report's table of the comparisons (markdown lines). */
 export function comparisonTable(cmps: readonly HashComparison[]): string[] {
   if (cmps.length === 0) return [];
-  const f = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
-  const p = (
-    x: number,
-  ) => (!Number.isFinite(x) ? "n/a" : x >= 0.001 ? x.toFixed(3) : x.toExponential(1));
+  const f = (x: number) => fixed(x, 2);
   return [
     "### Against the baseline (exploratory)",
     "",

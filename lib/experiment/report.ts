@@ -6,7 +6,7 @@
  * Over ~350 lines on purpose: the aggregation and the wording of one report stay together.
  *
  * Owns: aggregation and the report's wording. Imports `./results.ts`,
- * `./stats.ts`, `./plot.ts`, `./sweep.ts`, `./hashes_report.ts` and `node:path`.
+ * `./stats.ts`, `./plot.ts`, `./sweep.ts`, `./hashes_report.ts`, `./format.ts` and `node:path`.
  * @module
  */
 
@@ -25,6 +25,7 @@ import {
   studySection,
 } from "./study_report.ts";
 import { spliceBlocks } from "./splice.ts";
+import { pValue } from "./format.ts";
 import { comparisonTable, type HashComparison, hashComparisons } from "./hashes_report.ts";
 
 /** Significance level of the verdicts. */
@@ -120,14 +121,9 @@ function comparePoints(a: number | string, b: number | string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function formatP(p: number): string {
-  if (!Number.isFinite(p)) return "n/a";
-  return p >= 0.001 ? p.toFixed(3) : p.toExponential(1);
-}
-
 function testText(t: SpearmanResult): string {
   const how = t.method === "exact" ? "exact" : "t approx.";
-  return `ρ=${t.rho.toFixed(2)}, p=${formatP(t.p)} ${how}, n=${t.n}`;
+  return `ρ=${t.rho.toFixed(2)}, p=${pValue(t.p)} ${how}, n=${t.n}`;
 }
 
 /**
@@ -312,7 +308,8 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
   const series = summarize(merged.records.filter((r) => !isStudyRecord(r)));
   const studyProfiles = ["converged", "pilot", "ci"]
     .map((profile) => ({ profile, records: study.filter((r) => r.spec.profile === profile) }))
-    .filter((g) => g.records.length > 0);
+    .filter((g) => g.records.length > 0)
+    .map((g) => ({ ...g, blocks: studyBlocks(g.profile, g.records) }));
   const studyFigures = new Map<string, string[]>();
   const warnings = [...merged.warnings, ...series.flatMap((s) => s.warnings)];
 
@@ -375,7 +372,7 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
     md.push("## Warnings", "", ...warnings.map((w) => `- ${w}`), "");
   }
   for (const g of studyProfiles) {
-    md.push(...studySection(g.profile, g.records, studyFigures.get(g.profile) ?? []));
+    md.push(...studySection(g.profile, g.records, studyFigures.get(g.profile) ?? [], g.blocks));
   }
   for (const s of series) {
     md.push(`## ${title(s)}`, "");
@@ -410,7 +407,7 @@ export async function writeReport(opts: ReportOptions): Promise<ReportSummary> {
   const blocks: Record<string, string[]> = {};
   for (const g of studyProfiles) {
     const prefix = g.profile === "converged" || g.profile === "pilot" ? "" : `${g.profile}-`;
-    for (const [name, lines] of Object.entries(studyBlocks(g.profile, g.records))) {
+    for (const [name, lines] of Object.entries(g.blocks)) {
       blocks[prefix + name] = lines;
     }
   }

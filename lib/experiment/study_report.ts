@@ -10,12 +10,13 @@
  * reads as one document.
  *
  * Owns: the study's aggregation and wording. Imports `./results.ts`,
- * `./stats.ts`, `./study.ts`, `./plot.ts` (types and rendering).
+ * `./stats.ts`, `./study.ts`, `./format.ts`, `./plot.ts` (types and rendering).
  * @module
  */
 
 import { CHART_CONFIG, type ChartSpec } from "./plot.ts";
 import type { RunRecord } from "./results.ts";
+import { fixed as f, pValue as p } from "./format.ts";
 import { holm, mean, type PairedTest, pairedTest, std, studentTQuantile } from "./stats.ts";
 import {
   cnnConditions,
@@ -182,14 +183,6 @@ export function claimVerdict(rs: readonly ContrastResult[], claim: string): stri
   if (con) return "contradicted";
   if (v.every((x) => x.startsWith("absent"))) return "absent";
   return "inconclusive";
-}
-
-function f(x: number, digits: number): string {
-  return Number.isFinite(x) ? x.toFixed(digits) : "n/a";
-}
-
-function p(x: number): string {
-  return !Number.isFinite(x) ? "n/a" : x < 0.001 ? x.toExponential(1) : x.toFixed(3);
 }
 
 /** Markdown table of the contrasts. */
@@ -473,14 +466,15 @@ export function studyBlocks(
 /**
  * The study's section of `report.md` for one profile (`converged`, `ci`, or
  * `pilot`, which gives the pilot table only); `figures` are the base names
- * that were drawn.
+ * that were drawn; `blocks` are {@linkcode studyBlocks} of the records,
+ * when the caller has them already.
  */
 export function studySection(
   profile: string,
   records: readonly RunRecord[],
   figures: readonly string[],
+  blocks: Record<string, string[]> = studyBlocks(profile, records),
 ): string[] {
-  const blocks = studyBlocks(profile, records);
   if (profile === "pilot") {
     return [
       "## Converged study: learning-rate pilot",
