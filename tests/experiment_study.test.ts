@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunRecord } from "../lib/experiment/mod.ts";
-import { readResultsFile } from "../lib/experiment/mod.ts";
+import { readResultsFile, writeReport } from "../lib/experiment/mod.ts";
 import { holm, pairedTest, studentTQuantile, studentTUpperP } from "../lib/experiment/stats.ts";
 import {
   ciStudyRuns,
@@ -34,6 +34,12 @@ import {
   studyCells,
   studyContrasts,
 } from "../lib/experiment/study_report.ts";
+import {
+  adjacentSteps,
+  regimeInteractions,
+  seriesTrends,
+  studySeries,
+} from "../lib/experiment/study_exploratory.ts";
 import { runId } from "../lib/experiment/sweep.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -274,4 +280,69 @@ Deno.test("study blocks: while runs are missing, estimates without verdicts", ()
   assert.match(text, /Claims: no verdict while runs are missing\./);
   // The CI profile is never interim: its verdicts show (its numbers mean nothing anyway).
   assert.match(studyBlocks("ci", records).contrasts.join("\n"), /\*\*(inconclusive|supported)\*\*/);
+});
+
+Deno.test("exploratory: within-seed trends, adjacent steps and the regime interaction, known answers", () => {
+  const rec = (condition: string, seed: number, acc: number) =>
+    ({
+      spec: { condition, seed, lr: 0.1, profile: "converged" },
+      result: { testAccuracy: acc, entropy: { network: 1, layers: [1, 1] } },
+    }) as unknown as RunRecord;
+  const seeds = [101, 102, 103];
+  const alphas = [0.01, 0.1, 1, 100];
+  const records = seeds.flatMap((s, i) => [
+    // Balance r8: +1 point per step, the same in every seed but for a seed offset.
+    ...alphas.map((a, k) => rec(`balance/a${a}/r8`, s, 0.9 + 0.01 * k + 0.001 * i)),
+    // Balance r64: +2 points per step, so each contrast is 1 point (per step) larger than at r8.
+    ...alphas.map((a, k) => rec(`balance/a${a}/r64`, s, 0.8 + 0.02 * k + 0.002 * i)),
+    // CNN: falls at every step in seeds 101 and 103; seed 102 rises from q = 0.5 to 1.
+    ...[0, 0.1, 0.5, 1].map((q, k) =>
+      rec(`cnn/q${q}`, s, 0.98 - 0.01 * k + (i === 1 && k === 3 ? 0.015 : 0))
+    ),
+  ]);
+  const cells = studyCells(records);
+  const series = studySeries().map((x) => x.name);
+  assert.deepEqual(series, ["balance r8", "noise r8", "balance r64", "noise r64", "cnn"]);
+
+  const trends = Object.fromEntries(seriesTrends(cells).map((t) => [t.series.name, t]));
+  assert.deepEqual(Object.keys(trends), ["balance r8", "balance r64", "cnn"]);
+  assert.deepEqual(trends["balance r8"].perSeed, [1, 1, 1]);
+  // Seed 102's CNN accuracies rank 3, 2, 0.5 → 1.5: ρ = −0.8 (ties broken by mean ranks).
+  assert.deepEqual(trends["cnn"].perSeed.map((r) => Math.round(r * 100) / 100), [-1, -0.8, -1]);
+
+  const steps = adjacentSteps(cells);
+  assert.equal(steps.length, 9);
+  const b8 = steps.filter((s) => s.series.name === "balance r8");
+  assert.deepEqual(b8.map((s) => [s.from, s.to]), [[0.01, 0.1], [0.1, 1], [1, 100]]);
+  for (const s of b8) assert.ok(Math.abs(s.test.mean - 1) < 1e-9 && s.test.n === 3);
+
+  const inter = regimeInteractions(cells);
+  // B1 and B2 have both regimes; N1 has no noise runs, so it is left out.
+  assert.deepEqual(inter.map((r) => r.kind), ["B1", "B2"]);
+  // B2 spans two steps (α = 0.1 → 100): 4 points at r64 against 2 at r8.
+  assert.ok(Math.abs(inter[0].test.mean - 1) < 1e-9, String(inter[0].test.mean));
+  assert.ok(Math.abs(inter[1].test.mean - 2) < 1e-9, String(inter[1].test.mean));
+});
+
+Deno.test("docs/results.md carries the tables the report computes from the committed results", async () => {
+  const doc = join(ROOT, "docs/results.md");
+  const text = await Deno.readTextFile(doc);
+  const dir = await Deno.makeTempDir({ prefix: "arbnet-results-doc-" });
+  try {
+    const copy = join(dir, "results.md");
+    await Deno.writeTextFile(copy, text);
+    await writeReport({
+      inputs: [join(ROOT, "docs/results/converged")],
+      outDir: dir,
+      plots: false,
+      splice: [copy],
+      log: () => {},
+    });
+    // Regenerating the blocks from the raw results changes nothing: the
+    // numbers in results.md are the committed runs' (run the report with
+    // --splice docs/results.md after adding results).
+    assert.equal(await Deno.readTextFile(copy), text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -17,6 +17,7 @@
 import { CHART_CONFIG, type ChartSpec } from "./plot.ts";
 import type { RunRecord } from "./results.ts";
 import { fixed as f, pValue as p } from "./format.ts";
+import { exploratoryBlock } from "./study_exploratory.ts";
 import { holm, mean, type PairedTest, pairedTest, std, studentTQuantile } from "./stats.ts";
 import {
   cnnConditions,
@@ -329,8 +330,19 @@ function ciChart(
         },
       },
     ],
-    config: { ...CHART_CONFIG, legend: { ...CHART_CONFIG.legend, orient: "bottom" } },
+    config: {
+      ...CHART_CONFIG,
+      legend: { ...CHART_CONFIG.legend, orient: "bottom", direction: "vertical", labelLimit: 0 },
+    },
   } as ChartSpec;
+}
+
+/** `a0.01` → `α = 0.01`, `q0.5` → `q = 0.5`, `f8` → `table 1/8`. */
+function levelLabel(level: string): string {
+  if (level.startsWith("a")) return `α = ${level.slice(1)}`;
+  if (level.startsWith("q")) return `q = ${level.slice(1)}`;
+  if (level.startsWith("f")) return `table 1/${level.slice(1)}`;
+  return level;
 }
 
 function rowsOf(cells: readonly StudyCell[], prefix: string, x: (c: StudyCell) => number) {
@@ -377,28 +389,49 @@ export function studyCharts(
       { domain: [-0.05, 1.05] },
     );
   }
-  const curves = cells.flatMap((c) =>
-    c.curve.map((v, e) => ({ epoch: e + 1, acc: v, condition: c.condition }))
-  ).filter((r) => Number.isFinite(r.acc));
+  const curves = cells.flatMap((c) => {
+    const [experiment, level, regime] = c.condition.split("/");
+    // A reference condition is `reference/uniform/f8`: its level is the table fraction.
+    const reference = experiment === "reference";
+    const panel = reference ? "reference (uniform)" : `${experiment} ${regime ?? ""}`.trim();
+    return c.curve.map((v, e) => ({
+      epoch: e + 1,
+      acc: v,
+      panel,
+      level: levelLabel(reference ? regime : level),
+      condition: c.condition,
+    }));
+  }).filter((r) => Number.isFinite(r.acc));
   if (curves.length > 0) {
+    // One panel per swept series (at most four lines each), so the colours stay readable.
     charts[`study-${profile}-curves`] = {
       $schema: SCHEMA,
       title: `Validation accuracy by epoch (mean over seeds): ${profile}`,
-      width: 480,
-      height: 360,
       data: { values: curves },
-      mark: { type: "line", point: { size: 20 } },
-      encoding: {
-        x: { field: "epoch", type: "quantitative", title: "epoch", scale: { zero: false } },
-        y: {
-          field: "acc",
-          type: "quantitative",
-          title: "validation accuracy (%)",
-          scale: { zero: false },
-        },
-        color: { field: "condition", type: "nominal", title: "condition" },
+      facet: {
+        field: "panel",
+        type: "nominal",
+        title: null,
+        sort: [...new Set(curves.map((r) => r.panel))],
       },
-      config: { ...CHART_CONFIG, legend: { ...CHART_CONFIG.legend, labelFontSize: 10 } },
+      columns: 3,
+      spec: {
+        width: 260,
+        height: 180,
+        mark: { type: "line", point: { size: 20 } },
+        encoding: {
+          x: { field: "epoch", type: "quantitative", title: "epoch", scale: { zero: false } },
+          y: {
+            field: "acc",
+            type: "quantitative",
+            title: "validation accuracy (%)",
+            scale: { zero: false },
+          },
+          color: { field: "level", type: "nominal", title: "level" },
+        },
+      },
+      resolve: { scale: { y: "independent" } },
+      config: { ...CHART_CONFIG, header: { labelFontSize: 13 } },
     } as ChartSpec;
   }
   return charts;
@@ -425,8 +458,8 @@ export function progressOf(records: readonly RunRecord[]): { done: number; plann
  * `writeReport`'s `splice` writes them into other documents (between
  * `<!-- report:NAME -->` and `<!-- /report:NAME -->`): for the converged
  * profile `contrasts` (the interim note when runs are missing, the
- * contrast table and the claims' verdicts), `cells` and `hashednets`; for
- * the pilot, `pilot`.
+ * contrast table and the claims' verdicts), `cells`, `hashednets` and
+ * `exploratory` (`./study_exploratory.ts`); for the pilot, `pilot`.
  */
 export function studyBlocks(
   profile: string,
@@ -460,6 +493,7 @@ export function studyBlocks(
     ],
     cells: cellTable(cells),
     hashednets: referenceTable(cells),
+    exploratory: exploratoryBlock(cells),
   };
 }
 
@@ -514,6 +548,9 @@ export function studySection(
   );
   if (blocks.hashednets.length > 0) {
     md.push("### Uniform hash against HashedNets", "", ...blocks.hashednets, "");
+  }
+  if (blocks.exploratory.length > 0) {
+    md.push("### Exploratory", "", ...blocks.exploratory, "");
   }
   for (const name of figures) md.push(`![${name}](${name}.png)`, "");
   return md;
