@@ -274,10 +274,28 @@ Deno.test("study blocks: while runs are missing, estimates without verdicts", ()
   ]);
   const blocks = studyBlocks("converged", records);
   const text = blocks.contrasts.join("\n");
-  assert.match(text, /\*\*Interim\*\*: 4 of the 90 pre-registered runs of the arms begun are in/);
+  assert.match(text, /\*\*Interim\*\*: 4 of the 90 registered runs of the MLP arm are in/);
   assert.match(text, /\| B1-r8 \| balance \| .* \| 2 \| 2\.050 \| .* \| \(interim\) \|/);
   assert.doesNotMatch(text, /\*\*(supported|contradicted|absent|inconclusive)\*\*/);
-  assert.match(text, /Claims: no verdict while runs are missing\./);
+  assert.match(
+    text,
+    /Claims: balance no verdict while runs are missing, determinism \(noise\) no verdict while runs are missing, CNN sharing \*\*not run yet\*\*\./,
+  );
+  // The stopping rule is per arm: with all 20 CNN runs in, C1 gets its verdict
+  // while the MLP arm's contrasts stay interim.
+  const cnn = [101, 102, 103, 104, 105].flatMap((s, i) =>
+    ["cnn/q0", "cnn/q0.1", "cnn/q0.5", "cnn/q1"].map((c, k) =>
+      rec(c, s, 0.98 - 0.01 * k + 0.001 * (i % 2))
+    )
+  );
+  const both = studyBlocks("converged", [...records, ...cnn]).contrasts.join("\n");
+  assert.match(both, /\*\*Interim\*\*: 4 of the 90 registered runs of the MLP arm are in\. /);
+  assert.match(both, /\| C1 \| cnn \| .* \| 5 \| -3\.000 \| .* \| \*\*supported\*\* \|/);
+  assert.match(both, /\| B1-r8 \| .* \| \(interim\) \|/);
+  assert.match(
+    both,
+    /determinism \(noise\) no verdict while runs are missing, CNN sharing \*\*supported\*\*\./,
+  );
   // The CI profile is never interim: its verdicts show (its numbers mean nothing anyway).
   assert.match(studyBlocks("ci", records).contrasts.join("\n"), /\*\*(inconclusive|supported)\*\*/);
 });

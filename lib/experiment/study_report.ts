@@ -186,8 +186,11 @@ export function claimVerdict(rs: readonly ContrastResult[], claim: string): stri
   return "inconclusive";
 }
 
-/** Markdown table of the contrasts. */
-export function contrastTable(rs: readonly ContrastResult[], interim = false): string[] {
+/** Markdown table of the contrasts; a contrast for which `interim` holds shows no verdict. */
+export function contrastTable(
+  rs: readonly ContrastResult[],
+  interim: (r: ContrastResult) => boolean = () => false,
+): string[] {
   return [
     "| contrast | claim | B − A | n | mean (points) | 95% CI | p | Holm p | TOST p (Holm) | verdict |",
     "|---|---|---|---:|---:|---|---:|---:|---:|---|",
@@ -195,7 +198,7 @@ export function contrastTable(rs: readonly ContrastResult[], interim = false): s
       const t = r.test;
       return `| ${r.key} | ${r.claim} | ${r.label} | ${t?.n ?? 0} | ${f(t?.mean ?? NaN, 3)} | ` +
         `${t ? `[${f(t.ci[0], 3)}, ${f(t.ci[1], 3)}]` : "n/a"} | ${p(t?.p ?? NaN)} | ` +
-        `${p(r.holmP)} | ${p(r.holmTostP)} | ${interim ? "(interim)" : `**${r.verdict}**`} |`;
+        `${p(r.holmP)} | ${p(r.holmTostP)} | ${interim(r) ? "(interim)" : `**${r.verdict}**`} |`;
     }),
   ];
 }
@@ -437,21 +440,48 @@ export function studyCharts(
   return charts;
 }
 
+/** The runs one arm of the study has recorded against those registered. */
+export type ArmProgress = {
+  /** The arm, named as its contrasts' Holm family: `"mlp"` or `"cnn"`. */
+  family: "mlp" | "cnn";
+  /** Registered runs (condition × registered seed) recorded. */
+  done: number;
+  /** Registered runs: its conditions × the registered seeds. */
+  planned: number;
+};
+
+/** Per arm (MLP, CNN) that has at least one run: its registered runs recorded and planned. */
+export function armProgress(records: readonly RunRecord[]): ArmProgress[] {
+  const arms = [
+    { family: "mlp" as const, conditions: studyConditions() },
+    { family: "cnn" as const, conditions: cnnConditions() },
+  ];
+  return arms.flatMap(({ family, conditions }) => {
+    const keys = new Set(conditions.map((c) => c.key));
+    const mine = records.filter((r) => keys.has(String(r.spec.condition)));
+    if (mine.length === 0) return [];
+    const done = new Set(
+      mine.filter((r) => STUDY_SEEDS.includes(r.spec.seed))
+        .map((r) => `${r.spec.condition}/${r.spec.seed}`),
+    ).size;
+    return [{ family, done, planned: keys.size * STUDY_SEEDS.length }];
+  });
+}
+
 /**
- * Runs recorded against runs planned: every registered seed of every
- * condition (MLP or CNN arm) that has at least one run.
+ * Runs recorded against runs planned, summed over the arms begun: every
+ * registered seed of every condition of an arm (MLP or CNN) that has at
+ * least one run.
  */
 export function progressOf(records: readonly RunRecord[]): { done: number; planned: number } {
-  const arms = [studyConditions(), cnnConditions()].filter((arm) =>
-    arm.some((c) => records.some((r) => r.spec.condition === c.key))
-  );
-  const keys = new Set(arms.flat().map((c) => c.key));
-  const done = new Set(
-    records.filter((r) => keys.has(String(r.spec.condition)) && STUDY_SEEDS.includes(r.spec.seed))
-      .map((r) => `${r.spec.condition}/${r.spec.seed}`),
-  ).size;
-  return { done, planned: keys.size * STUDY_SEEDS.length };
+  const arms = armProgress(records);
+  return {
+    done: arms.reduce((n, a) => n + a.done, 0),
+    planned: arms.reduce((n, a) => n + a.planned, 0),
+  };
 }
+
+const ARM_NAMES: Readonly<Record<string, string>> = { mlp: "MLP", cnn: "CNN" };
 
 /**
  * The study's named blocks of markdown, as `report.md` prints them and as
@@ -468,28 +498,34 @@ export function studyBlocks(
   if (profile === "pilot") return { pilot: pilotTable(records) };
   const cells = studyCells(records);
   const contrasts = studyContrasts(cells);
-  const note: string[] = [];
-  const { done, planned } = progressOf(records);
-  const interim = profile === "converged" && done < planned;
-  if (interim) {
-    note.push(
-      `**Interim**: ${done} of the ${planned} pre-registered runs of the arms begun are in. ` +
-        "Verdicts are read only when all are (docs/preregistration.md, stopping rule); until " +
-        "then the estimates are shown without them.",
-      "",
-    );
-  }
+  // The stopping rule applies per arm: an arm's verdicts are read once all of
+  // its registered runs are in, whatever the other arm's state.
+  const open = profile === "converged"
+    ? armProgress(records).filter((a) => a.done < a.planned)
+    : [];
+  const interim = new Set<string>(open.map((a) => a.family));
+  const note = open.length === 0 ? [] : [
+    `**Interim**: ${
+      open.map((a) =>
+        `${a.done} of the ${a.planned} registered runs of the ${ARM_NAMES[a.family]} arm`
+      )
+        .join(" and ")
+    } are in. An arm's verdicts are read only when all its runs are (docs/preregistration.md, ` +
+    "stopping rule); until then its estimates are shown without them.",
+    "",
+  ];
+  const familyOf = (claim: string) => STUDY_CONTRASTS.find((c) => c.claim === claim)?.family ?? "";
+  const claim = (name: string, label: string) =>
+    interim.has(familyOf(name))
+      ? `${label} no verdict while runs are missing`
+      : `${label} **${claimVerdict(contrasts, name)}**`;
   return {
     contrasts: [
       ...note,
-      ...contrastTable(contrasts, interim),
+      ...contrastTable(contrasts, (r) => interim.has(familyOf(r.claim))),
       "",
-      interim
-        ? "Claims: no verdict while runs are missing."
-        : `Claims: balance **${claimVerdict(contrasts, "balance")}**, determinism (noise) ` +
-          `**${claimVerdict(contrasts, "noise")}**, CNN sharing **${
-            claimVerdict(contrasts, "cnn")
-          }**.`,
+      `Claims: ${claim("balance", "balance")}, ${claim("noise", "determinism (noise)")}, ` +
+      `${claim("cnn", "CNN sharing")}.`,
     ],
     cells: cellTable(cells),
     hashednets: referenceTable(cells),
