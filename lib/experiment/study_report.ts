@@ -4,13 +4,15 @@
  * estimate, CI, Holm-adjusted p, equivalence test and verdict, the uniform
  * reference next to HashedNets, the learning-rate pilot, and the figures
  * (accuracy against first-layer entropy, against swap noise, and the
- * validation curves).
+ * validation curves, one panel per series). The exploratory tables are
+ * `./study_exploratory.ts`'s; this module places them.
  *
  * Over ~350 lines on purpose: the study's aggregation and its wording in one place, so the report
  * reads as one document.
  *
  * Owns: the study's aggregation and wording. Imports `./results.ts`,
- * `./stats.ts`, `./study.ts`, `./format.ts`, `./plot.ts` (types and rendering).
+ * `./stats.ts`, `./study.ts`, `./format.ts`, `./plot.ts` (types and rendering),
+ * `./study_exploratory.ts`.
  * @module
  */
 
