@@ -6,7 +6,7 @@
  * paired by seed, as the registered contrasts are, and nothing is corrected
  * for multiplicity: these tables suggest, they do not decide.
  *
- * Owns: the exploratory tables. Imports `./stats.ts`, `./study.ts`,
+ * Owns: the exploratory tables and the pairing by seed. Imports `./stats.ts`, `./study.ts`,
  * `./format.ts`, and the cell type of `./study_report.ts`.
  * @module
  */
@@ -117,7 +117,16 @@ export function seriesTrends(cells: readonly StudyCell[]): TrendResult[] {
   return out;
 }
 
-function paired(a: StudyCell | undefined, b: StudyCell | undefined): PairedTest | undefined {
+/**
+ * The paired test of `accuracy(b) − accuracy(a)` in points over the seeds
+ * both cells ran, with the study's equivalence margin; undefined when a cell
+ * is missing or fewer than two seeds pair up. The registered contrasts
+ * (`./study_report.ts`) pair the same way.
+ */
+export function pairedBySeed(
+  a: StudyCell | undefined,
+  b: StudyCell | undefined,
+): PairedTest | undefined {
   if (!a || !b) return undefined;
   const seeds = commonSeeds([a, b]);
   if (seeds.length < 2) return undefined;
@@ -129,7 +138,7 @@ export function adjacentSteps(cells: readonly StudyCell[]): StepResult[] {
   const cell = (k: string) => cells.find((c) => c.condition === k);
   return studySeries().flatMap((series) =>
     series.conditions.slice(1).flatMap((k, i) => {
-      const test = paired(cell(series.conditions[i]), cell(k));
+      const test = pairedBySeed(cell(series.conditions[i]), cell(k));
       return test ? [{ series, from: series.levels[i], to: series.levels[i + 1], test }] : [];
     })
   );

@@ -19,8 +19,8 @@
 import { CHART_CONFIG, type ChartSpec } from "./plot.ts";
 import type { RunRecord } from "./results.ts";
 import { fixed as f, pValue as p } from "./format.ts";
-import { exploratoryBlock } from "./study_exploratory.ts";
-import { holm, mean, type PairedTest, pairedTest, std, studentTQuantile } from "./stats.ts";
+import { exploratoryBlock, pairedBySeed } from "./study_exploratory.ts";
+import { holm, mean, type PairedTest, std, studentTQuantile } from "./stats.ts";
 import {
   cnnConditions,
   EQUIVALENCE_MARGIN,
@@ -130,13 +130,7 @@ export function studyCells(records: readonly RunRecord[]): StudyCell[] {
  */
 export function studyContrasts(cells: readonly StudyCell[]): ContrastResult[] {
   const cell = (k: string) => cells.find((c) => c.condition === k);
-  const tests = STUDY_CONTRASTS.map((c) => {
-    const a = cell(c.a), b = cell(c.b);
-    if (!a || !b) return undefined;
-    const seeds = [...a.bySeed.keys()].filter((s) => b.bySeed.has(s));
-    if (seeds.length < 2) return undefined;
-    return pairedTest(seeds.map((s) => b.bySeed.get(s)! - a.bySeed.get(s)!), EQUIVALENCE_MARGIN);
-  });
+  const tests = STUDY_CONTRASTS.map((c) => pairedBySeed(cell(c.a), cell(c.b)));
   // Holm within each registered family.
   const holmP = tests.map(() => NaN);
   const holmTost = tests.map(() => NaN);
